@@ -1,0 +1,1 @@
+//! The chat room: message JSON, the bounded log, and the polling endpoints.

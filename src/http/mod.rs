@@ -1,0 +1,92 @@
+//! Sans-I/O HTTP/1.1 (RFC 9112): the request head type shared by the polling endpoints and
+//! the WebSocket opening handshake.
+
+/// One header field as it arrived. Names compare case-insensitively (RFC 9110 §5.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    pub name: String,
+    pub value: Vec<u8>,
+}
+
+/// A parsed request line and header section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestHead {
+    pub method: String,
+    /// The request target as sent, e.g. `/messages?since=3`.
+    pub target: String,
+    /// The minor version of HTTP/1.x: 0 or 1.
+    pub minor_version: u8,
+    pub headers: Vec<Header>,
+}
+
+impl RequestHead {
+    /// The first value of the header `name`, if present.
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value.as_slice())
+    }
+
+    /// Every value of the header `name`, in the order received.
+    pub fn headers_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.headers
+            .iter()
+            .filter(move |h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value.as_slice())
+    }
+
+    /// Whether any `name` header holds `token` in its comma-separated list, compared
+    /// case-insensitively (RFC 9110 §5.6.1: `Connection: keep-alive, Upgrade`).
+    pub fn has_token(&self, name: &str, token: &str) -> bool {
+        self.headers_named(name).any(|value| {
+            value
+                .split(|&b| b == b',')
+                .any(|item| item.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
+        })
+    }
+
+    /// The path part of the target, without the query.
+    pub fn path(&self) -> &str {
+        self.target.split('?').next().unwrap_or("")
+    }
+
+    /// The query part of the target, without the `?`.
+    pub fn query(&self) -> Option<&str> {
+        self.target.split_once('?').map(|(_, q)| q)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(headers: &[(&str, &str)]) -> RequestHead {
+        RequestHead {
+            method: "GET".into(),
+            target: "/messages?since=4".into(),
+            minor_version: 1,
+            headers: headers
+                .iter()
+                .map(|(n, v)| Header {
+                    name: n.to_string(),
+                    value: v.as_bytes().to_vec(),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn connection_token_is_found_in_a_browser_style_list() {
+        let h = head(&[("connection", "keep-alive, Upgrade")]);
+        assert!(h.has_token("Connection", "upgrade"));
+        assert!(!h.has_token("Connection", "close"));
+    }
+
+    #[test]
+    fn path_and_query_split_at_the_question_mark() {
+        let h = head(&[]);
+        assert_eq!(h.path(), "/messages");
+        assert_eq!(h.query(), Some("since=4"));
+    }
+}

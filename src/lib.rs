@@ -1,0 +1,22 @@
+//! pushpull: HTTP polling and WebSockets built from scratch, side by side.
+//!
+//! Map of the crate (protocol core apart from I/O):
+//!
+//! | module        | what lives there                                              |
+//! |---------------|---------------------------------------------------------------|
+//! | [`http`]      | sans-I/O HTTP/1.1: request parser, limits, response encoding  |
+//! | [`websocket`] | sans-I/O RFC 6455: handshake, frames, masking, messages, close |
+//! | [`chat`]      | the chat room: message JSON, bounded log, polling endpoints   |
+//! | [`stats`]     | counters both servers share and the windowed stats printer    |
+//! | [`server`]    | I/O shells: the single-threaded mio loop, the threaded server |
+//! | [`client`]    | chat clients for both transports                              |
+//! | [`logger`]    | a small stderr logger behind the `log` facade                 |
+#![forbid(unsafe_code)]
+
+pub mod chat;
+pub mod client;
+pub mod http;
+pub mod logger;
+pub mod server;
+pub mod stats;
+pub mod websocket;

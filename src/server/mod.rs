@@ -1,0 +1,1 @@
+//! I/O shells around the protocol core.

@@ -1,0 +1,1 @@
+//! Counters shared by both servers.
