@@ -346,3 +346,25 @@ fn shutdown_stops_accepting_promptly() {
     assert!(started.elapsed() < Duration::from_secs(2));
     assert!(TcpStream::connect(addr).is_err());
 }
+
+#[test]
+fn rfc9112_7_1_chunked_post_written_one_byte_at_a_time_is_stored() {
+    let server = start(config());
+    let mut client = Client::connect(&server);
+    let (first, second) = r#"{"name":"Bob","text":"yo","sent_at":2.5}"#.split_at(16);
+    let request = format!(
+        "POST /messages HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n\
+         {:x};ext=1\r\n{first}\r\n{:x}\r\n{second}\r\n0\r\nX-Trailer: 1\r\n\r\n",
+        first.len(),
+        second.len()
+    );
+    for byte in request.bytes() {
+        client.send(&[byte]);
+    }
+    let answer = client.read_answer(false);
+    assert_eq!(answer.status(), 201, "{}", answer.text());
+    assert_eq!(
+        answer.body,
+        br#"{"id":1,"name":"Bob","text":"yo","sent_at":2.5}"#
+    );
+}
