@@ -20,6 +20,18 @@ log() {
     printf 'setup: %s\n' "$*"
 }
 
+# rustfmt and clippy ship with rustup's default profile; a minimal toolchain
+# lacks them, and scripts/test.sh needs both.
+ensure_rust_components() {
+    local component
+    for component in rustfmt clippy; do
+        if ! cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1; then
+            log "adding rust component $component"
+            rustup component add "$component"
+        fi
+    done
+}
+
 # Creates the virtual environment at the repo root unless it already works.
 ensure_venv() {
     if [[ -x "$VENV/bin/python" ]] && "$VENV/bin/python" -c 'import sys' 2>/dev/null; then
@@ -56,6 +68,7 @@ ensure_python_packages() {
 }
 
 main() {
+    ensure_rust_components
     ensure_venv
     ensure_python_packages
     log "ready ($VENV)"
