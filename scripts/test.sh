@@ -7,7 +7,7 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-BINARY=target/release/pushpull
+BINARY="${CARGO_TARGET_DIR:-target}/release/pushpull"
 PYTHON=.venv/bin/python
 CLIENT_TEMPLATE="$BINARY autobahn-client --url {url}"
 
