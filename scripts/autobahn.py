@@ -55,7 +55,7 @@ name). The fuzzingserver protocol a client must follow:
   Until step 3 the fuzzingserver keeps waiting; this script stops it after
   the client command exits (plus a short grace period) and fails the gate.
 
-Exit status: 0 when the gate passes, 1 when it fails, 2 on usage errors.
+Exit status: 0 when the gate passes, 1 when it fails or cannot run, 2 on\nusage errors (argparse).
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ CLIENT_GRACE_S = 30.0
 STOP_TIMEOUT_S = 5.0
 POLL_INTERVAL_S = 0.05
 
-EXIT_PASS, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+EXIT_PASS, EXIT_FAIL = 0, 1
 
 CASE_INDEX_PROGRAM = "import json; from kosoku.cases import CASES; print(json.dumps(list(CASES)))"
 
@@ -148,8 +148,7 @@ def parse_args() -> argparse.Namespace:
 def run_server_mode(args: argparse.Namespace) -> int:
     outdir = fresh_report_dir("server")
     if not args.binary.is_file():
-        print(f"autobahn: no binary at {args.binary}", file=sys.stderr)
-        return EXIT_USAGE
+        raise GateError(f"no binary at {args.binary}: build it first")
 
     port = free_port()
     log_path = outdir / "pushpull.log"
@@ -344,7 +343,9 @@ def expected_cases() -> tuple[str, ...]:
         timeout=LISTEN_TIMEOUT_S,
     )
     if listing.returncode != 0:
-        raise GateError(f"cannot read kosoku's case index (use .venv/bin/python):\n{listing.stderr}")
+        raise GateError(
+            f"cannot read kosoku's case index (use .venv/bin/python):\n{listing.stderr}"
+        )
     cases = json.loads(listing.stdout)
     return tuple(case for case in cases if int(case.split(".")[0]) in SECTIONS)
 
