@@ -1,5 +1,17 @@
 //! Sans-I/O HTTP/1.1 (RFC 9112): the request head type shared by the polling endpoints and
 //! the WebSocket opening handshake.
+//!
+//! - [`request`]: the incremental request parser ([`RequestParser`]) and its [`Limits`].
+//! - [`response`]: the [`Response`] value type and its encoding.
+//! - [`error`]: [`HttpError`], why a request was refused, mapped to a status in one place.
+
+pub mod error;
+pub mod request;
+pub mod response;
+
+pub use error::HttpError;
+pub use request::{Limits, Parsed, Request, RequestParser};
+pub use response::{Response, error_response, reason_phrase};
 
 /// One header field as it arrived. Names compare case-insensitively (RFC 9110 §5.1).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,1 +1,3 @@
 //! I/O shells around the protocol core.
+
+pub mod threaded;

@@ -1,0 +1,165 @@
+//! The bounded message log pollers read from.
+
+use std::collections::VecDeque;
+
+use super::{ClientMessage, StoredMessage};
+
+/// Default number of messages kept.
+pub const DEFAULT_LOG_CAPACITY: usize = 10_000;
+
+/// A poller asked for messages that have been evicted: everything before
+/// `oldest_available` is gone, so it missed some.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Gap {
+    pub oldest_available: u64,
+}
+
+/// A ring of the latest messages. Ids start at 1 and increase by 1, so the messages held
+/// are exactly the ids `oldest..=last_id` and a position is found by subtraction.
+#[derive(Debug)]
+pub struct ChatLog {
+    messages: VecDeque<StoredMessage>,
+    capacity: usize,
+    next_id: u64,
+}
+
+impl ChatLog {
+    /// A log keeping the latest `capacity` messages (at least one).
+    pub fn new(capacity: usize) -> Self {
+        let capacity = capacity.max(1);
+        ChatLog {
+            messages: VecDeque::with_capacity(capacity.min(DEFAULT_LOG_CAPACITY)),
+            capacity,
+            next_id: 1,
+        }
+    }
+
+    /// Store a message under the next id, evicting the oldest when full.
+    pub fn append(&mut self, message: ClientMessage) -> &StoredMessage {
+        if self.messages.len() == self.capacity {
+            self.messages.pop_front();
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        self.messages.push_back(StoredMessage {
+            id,
+            name: message.name,
+            text: message.text,
+            sent_at: message.sent_at,
+        });
+        &self.messages[self.messages.len() - 1]
+    }
+
+    /// Messages with id greater than `since`, oldest first. `Err(Gap)` when message
+    /// `since + 1` was already evicted. A `since` at or past the last id gets an empty list.
+    pub fn since(&self, since: u64) -> Result<Vec<&StoredMessage>, Gap> {
+        let oldest = self.oldest_id();
+        let first_wanted = since.saturating_add(1);
+        if first_wanted < oldest {
+            return Err(Gap {
+                oldest_available: oldest,
+            });
+        }
+
+        let skip = usize::try_from(first_wanted - oldest).unwrap_or(usize::MAX);
+        match skip < self.messages.len() {
+            true => Ok(self.messages.range(skip..).collect()),
+            false => Ok(Vec::new()),
+        }
+    }
+
+    /// The id of the latest message, 0 before the first.
+    pub fn last_id(&self) -> u64 {
+        self.next_id - 1
+    }
+
+    /// The id of the oldest message held (the next id while the log is empty).
+    pub fn oldest_id(&self) -> u64 {
+        self.messages.front().map_or(self.next_id, |m| m.id)
+    }
+
+    pub fn len(&self) -> usize {
+        self.messages.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.messages.is_empty()
+    }
+}
+
+impl Default for ChatLog {
+    fn default() -> Self {
+        ChatLog::new(DEFAULT_LOG_CAPACITY)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(text: &str) -> ClientMessage {
+        ClientMessage {
+            name: "A".into(),
+            text: text.into(),
+            sent_at: 0.0,
+        }
+    }
+
+    fn ids(found: Result<Vec<&StoredMessage>, Gap>) -> Result<Vec<u64>, Gap> {
+        found.map(|messages| messages.iter().map(|m| m.id).collect())
+    }
+
+    #[test]
+    fn ids_start_at_one_and_increase() {
+        let mut log = ChatLog::new(10);
+        assert_eq!(log.last_id(), 0);
+        assert_eq!(log.append(message("a")).id, 1);
+        assert_eq!(log.append(message("b")).id, 2);
+        assert_eq!(log.last_id(), 2);
+    }
+
+    #[test]
+    fn since_returns_newer_messages_oldest_first() {
+        let mut log = ChatLog::new(10);
+        for text in ["a", "b", "c"] {
+            log.append(message(text));
+        }
+        assert_eq!(ids(log.since(0)), Ok(vec![1, 2, 3]));
+        assert_eq!(ids(log.since(2)), Ok(vec![3]));
+        assert_eq!(ids(log.since(3)), Ok(vec![]));
+        assert_eq!(ids(log.since(u64::MAX)), Ok(vec![]));
+    }
+
+    #[test]
+    fn an_evicted_since_is_a_gap_not_a_silent_skip() {
+        let mut log = ChatLog::new(2);
+        for text in ["a", "b", "c", "d"] {
+            log.append(message(text));
+        }
+        assert_eq!(log.len(), 2);
+        assert_eq!(
+            ids(log.since(1)),
+            Err(Gap {
+                oldest_available: 3
+            })
+        );
+        assert_eq!(
+            ids(log.since(0)),
+            Err(Gap {
+                oldest_available: 3
+            })
+        );
+        assert_eq!(
+            ids(log.since(2)),
+            Ok(vec![3, 4]),
+            "since+1 is the oldest held"
+        );
+    }
+
+    #[test]
+    fn an_empty_log_has_nothing_and_no_gap() {
+        let log = ChatLog::new(0);
+        assert!(log.is_empty());
+        assert_eq!(ids(log.since(0)), Ok(vec![]));
+    }
+}

@@ -1,0 +1,370 @@
+//! The threaded server over real sockets on 127.0.0.1: framing byte for byte, keep-alive,
+//! refusals and their statuses, and the counters.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use pushpull::http::Limits;
+use pushpull::server::threaded::{ThreadedConfig, ThreadedHandle, ThreadedServer};
+
+/// Every read in these tests gives up after this.
+const READ_TIMEOUT: Duration = Duration::from_secs(5);
+const POST_HELLO: &[u8] =
+    b"POST /messages HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n\
+    Content-Length: 42\r\n\r\n{\"name\":\"Alice\",\"text\":\"hi\",\"sent_at\":1.0}";
+
+fn config() -> ThreadedConfig {
+    ThreadedConfig {
+        quiet: true,
+        ..ThreadedConfig::default()
+    }
+}
+
+fn start(config: ThreadedConfig) -> ThreadedHandle {
+    let addr = "127.0.0.1:0".parse().unwrap();
+    ThreadedServer::bind(addr, config).unwrap().spawn().unwrap()
+}
+
+/// One response as read off the wire: the head with the Date value blanked, and the body.
+#[derive(Debug)]
+struct Answer {
+    head: String,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn status(&self) -> u16 {
+        self.head[9..12].parse().unwrap()
+    }
+
+    fn text(&self) -> String {
+        format!("{}{}", self.head, String::from_utf8_lossy(&self.body))
+    }
+}
+
+struct Client {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Client {
+    fn connect(server: &ThreadedHandle) -> Client {
+        let stream = TcpStream::connect(server.local_addr()).unwrap();
+        stream.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
+        stream.set_nodelay(true).unwrap();
+        Client {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).unwrap();
+    }
+
+    /// Read more bytes; false at end of stream.
+    fn fill(&mut self) -> bool {
+        let mut chunk = [0u8; 4096];
+        let n = self
+            .stream
+            .read(&mut chunk)
+            .expect("read within the timeout");
+        self.buf.extend_from_slice(&chunk[..n]);
+        n > 0
+    }
+
+    /// Exactly `len` bytes, raw.
+    fn read_exact_bytes(&mut self, len: usize) -> Vec<u8> {
+        while self.buf.len() < len {
+            assert!(self.fill(), "connection closed early");
+        }
+        self.buf.drain(..len).collect()
+    }
+
+    /// One response; `head_only` for an answer to HEAD, which has no body.
+    fn read_answer(&mut self, head_only: bool) -> Answer {
+        let head_end = loop {
+            if let Some(pos) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break pos + 4;
+            }
+            assert!(self.fill(), "connection closed before a response head");
+        };
+        let head = String::from_utf8(self.buf.drain(..head_end).collect()).unwrap();
+        let length = head
+            .lines()
+            .find_map(|l| l.strip_prefix("Content-Length: "))
+            .map_or(0, |v| v.parse().unwrap());
+        let body = match head_only {
+            true => Vec::new(),
+            false => self.read_exact_bytes(length),
+        };
+        Answer {
+            head: blank_date(&head),
+            body,
+        }
+    }
+
+    /// Whether the server closed the connection (after everything already read).
+    fn closed_by_server(&mut self) -> bool {
+        let mut chunk = [0u8; 1];
+        matches!(self.stream.read(&mut chunk), Ok(0)) && self.buf.is_empty()
+    }
+}
+
+fn blank_date(head: &str) -> String {
+    head.split("\r\n")
+        .map(|line| match line.starts_with("Date: ") {
+            true => "Date: *",
+            false => line,
+        })
+        .collect::<Vec<_>>()
+        .join("\r\n")
+}
+
+fn get(target: &str) -> Vec<u8> {
+    format!("GET {target} HTTP/1.1\r\nHost: t\r\n\r\n").into_bytes()
+}
+
+/// Send `request` on a new connection and read the answer.
+fn exchange(server: &ThreadedHandle, request: &[u8]) -> (Answer, Client) {
+    let mut client = Client::connect(server);
+    client.send(request);
+    (client.read_answer(false), client)
+}
+
+#[test]
+fn request_written_one_byte_at_a_time_gets_a_byte_exact_answer() {
+    let server = start(config());
+    let mut client = Client::connect(&server);
+    for byte in get("/messages?since=0") {
+        client.send(&[byte]);
+    }
+    assert_eq!(
+        client.read_answer(false).text(),
+        "HTTP/1.1 200 OK\r\nDate: *\r\nContent-Type: application/json\r\n\
+         Content-Length: 2\r\n\r\n[]"
+    );
+}
+
+#[test]
+fn rfc9112_9_3_2_two_requests_in_one_write_are_answered_in_order() {
+    let server = start(config());
+    let mut client = Client::connect(&server);
+    client.send(&[POST_HELLO, &get("/messages?since=0")].concat());
+
+    let posted = client.read_answer(false);
+    assert_eq!(posted.status(), 201);
+    assert_eq!(
+        posted.body,
+        br#"{"id":1,"name":"Alice","text":"hi","sent_at":1.0}"#
+    );
+    let polled = client.read_answer(false);
+    assert_eq!(polled.status(), 200);
+    assert_eq!(
+        polled.body,
+        br#"[{"id":1,"name":"Alice","text":"hi","sent_at":1.0}]"#
+    );
+}
+
+#[test]
+fn rfc9110_10_1_1_body_follows_100_continue() {
+    let server = start(config());
+    let mut client = Client::connect(&server);
+    let (head, body) = POST_HELLO.split_at(POST_HELLO.len() - 42);
+    let head = [
+        &head[..head.len() - 2],
+        &b"Expect: 100-continue\r\n\r\n"[..],
+    ]
+    .concat();
+
+    client.send(&head);
+    let interim = client.read_exact_bytes(b"HTTP/1.1 100 Continue\r\n\r\n".len());
+    assert_eq!(interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+    client.send(body);
+    assert_eq!(client.read_answer(false).status(), 201);
+}
+
+#[test]
+fn rfc9110_9_3_2_head_gets_the_get_length_and_no_body() {
+    let server = start(config());
+    exchange(&server, POST_HELLO);
+    let mut client = Client::connect(&server);
+
+    client.send(b"HEAD /messages HTTP/1.1\r\nHost: t\r\n\r\n");
+    let head = client.read_answer(true);
+    client.send(&get("/messages"));
+    let full = client.read_answer(false);
+
+    let length = format!("Content-Length: {}\r\n", full.body.len());
+    assert!(head.head.contains(&length), "{}", head.head);
+    // Had HEAD carried a body, the GET's answer would have started inside it.
+    assert_eq!(full.status(), 200);
+}
+
+#[test]
+fn refusals_get_their_status_and_a_json_error() {
+    let limits = Limits::default();
+    let long_target = format!(
+        "GET /{} HTTP/1.1\r\nHost: t\r\n\r\n",
+        "a".repeat(limits.max_line)
+    );
+    let big_header = format!(
+        "GET / HTTP/1.1\r\nHost: t\r\n{}\r\n",
+        format!("X-Pad: {}\r\n", "0".repeat(3000)).repeat(3)
+    );
+    let cases: Vec<(&str, Vec<u8>, u16)> = vec![
+        ("unknown path", get("/nope"), 404),
+        ("no WebSocket here", get("/ws"), 501),
+        ("bad since", get("/messages?since=x"), 400),
+        (
+            "no Host, RFC 9112 §3.2",
+            b"GET /messages HTTP/1.1\r\n\r\n".to_vec(),
+            400,
+        ),
+        ("garbage", b"\x16\x03\x01 hello\r\n\r\n".to_vec(), 400),
+        (
+            "POST without length",
+            b"POST /messages HTTP/1.1\r\nHost: t\r\n\r\n".to_vec(),
+            411,
+        ),
+        (
+            "body over max_body",
+            b"POST /messages HTTP/1.1\r\nHost: t\r\nContent-Length: 70000\r\n\r\n".to_vec(),
+            413,
+        ),
+        ("request line too long", long_target.into_bytes(), 414),
+        ("head too large", big_header.into_bytes(), 431),
+        (
+            "bad JSON",
+            b"POST /messages HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\n{]".to_vec(),
+            400,
+        ),
+    ];
+    let server = start(config());
+    for (name, request, status) in cases {
+        let (answer, _) = exchange(&server, &request);
+        assert_eq!(answer.status(), status, "{name}");
+        assert!(answer.body.starts_with(br#"{"error":"#), "{name}");
+    }
+}
+
+#[test]
+fn parser_refusals_close_the_connection() {
+    let server = start(config());
+    let (answer, mut client) = exchange(&server, b"POST /messages HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(answer.status(), 411);
+    assert!(answer.head.contains("Connection: close\r\n"));
+    assert!(client.closed_by_server());
+}
+
+#[test]
+fn rfc9110_15_5_6_method_not_allowed_lists_allow() {
+    let server = start(config());
+    let (answer, _) = exchange(&server, b"DELETE /messages HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(answer.status(), 405);
+    assert!(answer.head.contains("Allow: GET, HEAD, POST\r\n"));
+}
+
+#[test]
+fn rfc9112_9_3_http11_keeps_alive_until_connection_close() {
+    let server = start(config());
+    let mut client = Client::connect(&server);
+    for _ in 0..3 {
+        client.send(&get("/messages"));
+        assert_eq!(client.read_answer(false).status(), 200);
+    }
+
+    client.send(b"GET /messages HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    let last = client.read_answer(false);
+    assert!(last.head.contains("Connection: close\r\n"));
+    assert!(client.closed_by_server());
+    assert_eq!(server.stats().snapshot().connections_opened, 1);
+}
+
+#[test]
+fn rfc9112_9_3_http10_closes_unless_keep_alive() {
+    let server = start(config());
+    let (answer, mut client) = exchange(&server, b"GET /messages HTTP/1.0\r\n\r\n");
+    assert!(answer.head.contains("Connection: close\r\n"));
+    assert!(client.closed_by_server());
+
+    let kept = b"GET /messages HTTP/1.0\r\nConnection: keep-alive\r\n\r\n";
+    let (answer, mut client) = exchange(&server, kept);
+    assert!(answer.head.contains("Connection: keep-alive\r\n"));
+    client.send(kept);
+    assert_eq!(client.read_answer(false).status(), 200);
+}
+
+#[test]
+fn polls_and_empty_polls_are_counted() {
+    let server = start(config());
+    exchange(&server, POST_HELLO);
+    let mut client = Client::connect(&server);
+    for since in [0, 1, 1, 1] {
+        client.send(&get(&format!("/messages?since={since}")));
+        client.read_answer(false);
+    }
+
+    let stats = server.stats().snapshot();
+    assert_eq!(stats.polls, 4);
+    assert_eq!(stats.empty_polls, 3);
+    assert_eq!(stats.messages_posted, 1);
+    assert_eq!(stats.connections_opened, 2);
+    assert_eq!(stats.http_requests, 5);
+}
+
+#[test]
+fn rfc9110_15_5_9_a_request_partway_in_times_out_with_408() {
+    let server = start(ThreadedConfig {
+        request_timeout: Duration::from_millis(200),
+        ..config()
+    });
+    let mut client = Client::connect(&server);
+    client.send(b"GET /messages HTTP/1.1\r\nHo");
+    let answer = client.read_answer(false);
+    assert_eq!(answer.status(), 408);
+    assert!(client.closed_by_server());
+}
+
+#[test]
+fn an_idle_connection_is_closed_without_an_answer() {
+    let server = start(ThreadedConfig {
+        request_timeout: Duration::from_millis(200),
+        ..config()
+    });
+    let mut client = Client::connect(&server);
+    assert!(client.closed_by_server());
+}
+
+#[test]
+fn shutdown_stops_accepting_promptly() {
+    let server = start(config());
+    let addr = server.local_addr();
+    let started = Instant::now();
+    server.shutdown();
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert!(TcpStream::connect(addr).is_err());
+}
+
+#[test]
+fn rfc9112_7_1_chunked_post_written_one_byte_at_a_time_is_stored() {
+    let server = start(config());
+    let mut client = Client::connect(&server);
+    let (first, second) = r#"{"name":"Bob","text":"yo","sent_at":2.5}"#.split_at(16);
+    let request = format!(
+        "POST /messages HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n\
+         {:x};ext=1\r\n{first}\r\n{:x}\r\n{second}\r\n0\r\nX-Trailer: 1\r\n\r\n",
+        first.len(),
+        second.len()
+    );
+    for byte in request.bytes() {
+        client.send(&[byte]);
+    }
+    let answer = client.read_answer(false);
+    assert_eq!(answer.status(), 201, "{}", answer.text());
+    assert_eq!(
+        answer.body,
+        br#"{"id":1,"name":"Bob","text":"yo","sent_at":2.5}"#
+    );
+}
