@@ -1,3 +1,5 @@
 //! I/O shells around the protocol core.
 
+pub mod event_loop;
+pub mod out_queue;
 pub mod threaded;
