@@ -26,6 +26,7 @@ use crate::chat::{self, Room};
 use crate::http::request::{Limits, Parsed, Request, RequestParser};
 use crate::http::response::{Response, error_response};
 use crate::server::out_queue::OutQueue;
+use crate::server::page;
 use crate::stats::Stats;
 use crate::websocket::{self, Event, Opcode};
 
@@ -543,7 +544,13 @@ impl EventLoopServer {
             _ => {}
         }
 
-        let handled = chat::polling::handle(&request, &mut self.room);
+        let handled = match request.head.path() {
+            "/" => chat::polling::Handled {
+                response: page::serve(&request),
+                posted: None,
+            },
+            _ => chat::polling::handle(&request, &mut self.room),
+        };
         let response = handled.response.for_request(&request.head);
         if response.status >= 400 {
             Stats::add(&self.stats.http_errors, 1);

@@ -2,4 +2,5 @@
 
 pub mod event_loop;
 pub mod out_queue;
+pub mod page;
 pub mod threaded;
