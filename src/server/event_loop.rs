@@ -580,7 +580,7 @@ impl EventLoopServer {
             Err(err) => {
                 let peer = self.conn(slot).map(|c| c.peer);
                 debug!("{peer:?}: handshake refused: {err}");
-                let mut response = Response::text(err.status, &format!("{}\n", err.reason));
+                let mut response = chat::polling::error(err.status, &err.reason);
                 // RFC 6455 §4.4: tell the client which version we speak.
                 if err.is_version_mismatch() {
                     response = response.header("Sec-WebSocket-Version", "13");
