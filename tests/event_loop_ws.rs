@@ -305,3 +305,41 @@ fn server_stops_promptly_when_shut_down() {
     server.shutdown().unwrap();
     assert!(started.elapsed() < Duration::from_secs(2));
 }
+
+/// The exact exchange shown in docs/websocket.md, so the walkthrough stays true.
+#[test]
+fn docs_walkthrough_bytes_are_what_the_server_sends() {
+    let server = start_event_loop();
+    let mut peer = open_ws(server.local_addr(), "/echo");
+    let exchanges: [(&[u8], &[u8]); 3] = [
+        (
+            &[
+                0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+            ],
+            &[0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f],
+        ),
+        (
+            &[
+                0x89, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+            ],
+            &[0x8a, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f],
+        ),
+        (
+            &[
+                0x88, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x34, 0x12, 0x43, 0x44, 0x52,
+            ],
+            &[0x88, 0x02, 0x03, 0xe8],
+        ),
+    ];
+    for (sent, expected) in exchanges {
+        peer.stream.write_all(sent).unwrap();
+        let frame = peer.next_frame().unwrap();
+        let mut wire = vec![
+            (frame.fin as u8) << 7 | frame.opcode,
+            frame.payload.len() as u8,
+        ];
+        wire.extend_from_slice(&frame.payload);
+        assert_eq!(wire, expected);
+    }
+    assert!(peer.expect_tcp_close());
+}
