@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Prepares a fresh machine for pushpull's tests. Safe to run again: every step
+# checks whether its work is already done and returns quickly if so.
+#
+# Steps are functions called from main at the bottom; add a new tool as one
+# more function and one more line there.
+set -euo pipefail
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$REPO_ROOT/.venv"
+
+# Pinned Python tools: kosoku runs the Autobahn cases, websockets serves as a
+# reference peer in integration tests.
+PYTHON_PACKAGES=(
+    "kosoku==0.1.0"
+    "websockets==17.4"
+)
+
+log() {
+    printf 'setup: %s\n' "$*"
+}
+
+# rustfmt and clippy ship with rustup's default profile; a minimal toolchain
+# lacks them, and scripts/test.sh needs both.
+ensure_rust_components() {
+    local component
+    for component in rustfmt clippy; do
+        if ! cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1; then
+            log "adding rust component $component"
+            rustup component add "$component"
+        fi
+    done
+}
+
+# Creates the virtual environment at the repo root unless it already works.
+ensure_venv() {
+    if [[ -x "$VENV/bin/python" ]] && "$VENV/bin/python" -c 'import sys' 2>/dev/null; then
+        return
+    fi
+    log "creating $VENV"
+    python3 -m venv "$VENV"
+}
+
+# True when the installed version of every pinned package matches its pin.
+python_packages_present() {
+    "$VENV/bin/python" - "${PYTHON_PACKAGES[@]}" <<'PY'
+import sys
+from importlib.metadata import PackageNotFoundError, version
+
+for pin in sys.argv[1:]:
+    name, wanted = pin.split("==")
+    try:
+        if version(name) != wanted:
+            sys.exit(1)
+    except PackageNotFoundError:
+        sys.exit(1)
+PY
+}
+
+# Installs the pinned Python packages into the venv unless already there.
+ensure_python_packages() {
+    if python_packages_present; then
+        return
+    fi
+    log "installing ${PYTHON_PACKAGES[*]}"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+        "${PYTHON_PACKAGES[@]}"
+}
+
+main() {
+    ensure_rust_components
+    ensure_venv
+    ensure_python_packages
+    log "ready ($VENV)"
+}
+
+main "$@"
