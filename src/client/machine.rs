@@ -45,15 +45,30 @@ pub enum Command {
     CloseTcp,
 }
 
+/// Which HTTP request a client wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestKind {
+    /// `GET /messages?since=N`.
+    Poll,
+    /// `POST /messages`.
+    Post,
+    /// The WebSocket opening handshake.
+    Upgrade,
+}
+
 /// What a client reports as it runs.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ClientEvent {
     /// A chat message arrived; `at` is the wall clock at receipt (Unix ms).
     Received { message: StoredMessage, at: f64 },
+    /// A message sent before this client started, from the server's log
+    /// (the first poll catches up on it). Not a receipt: its latency would
+    /// measure how late the client joined.
+    History { message: StoredMessage },
     /// A chat message was handed to TCP (a POST request or a text frame).
     MessageSent { text: String, sent_at: f64 },
-    /// An HTTP request was written: a poll, a post, or a WebSocket handshake.
-    RequestSent,
+    /// An HTTP request was written.
+    RequestSent(RequestKind),
     /// A poll came back with no new messages.
     EmptyPoll,
     /// A poll got 410 Gone: `missed` messages fell out of the server's log

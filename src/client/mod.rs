@@ -12,15 +12,19 @@
 //! | [`schedule`]       | when messages are sent: script, random gaps, or stdin        |
 //! | [`latency`]        | wall-clock helpers and the avg/p50/p99/max summary           |
 //! | [`machine`]        | what the client state machines and their driver share        |
+//! | [`poller`]         | the HTTP polling chat client state machine                   |
 //! | [`ws_client`]      | the WebSocket chat client state machine                      |
 //! | [`autobahn`]       | `autobahn-client`: echo client for the fuzzingserver         |
+//! | [`driver`]         | one mio loop running many clients: sockets, timers, counters |
 //! | [`cli`]            | argument structs and entry points of the subcommands         |
 pub mod autobahn;
 pub mod backoff;
 pub mod cli;
+pub mod driver;
 pub mod http_response;
 pub mod latency;
 pub mod machine;
+pub mod poller;
 pub mod schedule;
 pub mod url;
 pub mod ws_client;

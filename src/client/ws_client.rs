@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use log::{debug, info, warn};
 
 use super::backoff::{Backoff, ReconnectCause};
-use super::machine::{ChatClient, ClientEvent, Command, Now};
+use super::machine::{ChatClient, ClientEvent, Command, Now, RequestKind};
 use super::url::Url;
 use crate::chat::{ClientMessage, StoredMessage};
 use crate::websocket::handshake::{ClientHandshake, KEY_LEN};
@@ -361,7 +361,8 @@ impl ChatClient for WsClient {
         let url = &self.config.url;
         let handshake = ClientHandshake::new(&url.host_header(), &url.path, (self.keys)());
         self.output.push_back(handshake.request());
-        self.events.push_back(ClientEvent::RequestSent);
+        self.events
+            .push_back(ClientEvent::RequestSent(RequestKind::Upgrade));
         self.phase = Phase::Handshaking {
             handshake,
             received: Vec::new(),
