@@ -9,7 +9,6 @@ use clap::{Args, ValueEnum};
 use log::warn;
 
 use super::autobahn;
-use super::backoff::ReconnectCause;
 use super::driver::{ClientCounters, Driver, DriverConfig, DriverHandle};
 use super::latency::LatencySummary;
 use super::machine::{ChatClient, ClientEvent, Now};
@@ -182,18 +181,10 @@ fn print_event(event: &ClientEvent, latencies: &Mutex<Vec<f64>>) {
             println!("-- missed {missed} messages (server history now starts at #{oldest_id})")
         }
         ClientEvent::ServerError(error) => println!("-- server error: {error}"),
-        ClientEvent::Reconnecting { cause, retry_in_ms } => {
-            let case = match cause {
-                ReconnectCause::Unreachable => "server unreachable",
-                ReconnectCause::Dropped => "connection dropped",
-            };
-            println!(
-                "-- {case}; retrying in {:.0} s",
-                *retry_in_ms as f64 / 1000.0
-            );
-        }
         ClientEvent::Dropped { text } => warn!("not sent: {text:?}"),
+        // The client logs connection changes itself.
         ClientEvent::Connected
+        | ClientEvent::Reconnecting { .. }
         | ClientEvent::MessageSent { .. }
         | ClientEvent::RequestSent(_)
         | ClientEvent::EmptyPoll => {}

@@ -267,33 +267,17 @@ impl Driver {
     /// Runs until stopped, the duration ends, or every script is done.
     pub fn run(mut self) -> io::Result<RunReport> {
         let started = Instant::now();
-        let stop_at = self.config.duration.map(|d| started + d);
+        let mut ending = Ending::new(&self.config, started);
         for index in 0..self.slots.len() {
             self.plan_next_line(index, started);
             self.service(index, Now::system());
         }
 
         let mut events = Events::with_capacity(EVENT_CAPACITY);
-        let mut shutdown_by: Option<Instant> = None;
-        let mut scripts_done_at: Option<Instant> = None;
         loop {
-            let now = Instant::now();
-            let wake = [
-                self.timers.peek().map(|Reverse((t, _))| *t),
-                stop_at,
-                shutdown_by,
-            ]
-            .into_iter()
-            .flatten()
-            .chain(scripts_done_at.map(|t| t + self.config.linger))
-            .min();
-            let timeout = wake.map(|t| round_up_to_ms(t.saturating_duration_since(now)));
-            match self.poll.poll(&mut events, timeout) {
-                Ok(()) => {}
-                // A signal arrived (Ctrl-C): the handler wakes us if it must.
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            }
+            let next_timer = self.timers.peek().map(|Reverse((at, _))| *at);
+            let wake = [next_timer, ending.next_wake()].into_iter().flatten().min();
+            self.wait(&mut events, wake)?;
 
             for event in events.iter() {
                 if event.token() != WAKER_TOKEN {
@@ -303,20 +287,13 @@ impl Driver {
             let stop_requested = self.drain_control();
             self.fire_timers(Instant::now());
 
-            // Decide whether the run is over, or should start ending.
             let now = Instant::now();
-            if scripts_done_at.is_none() && self.all_scripts_done() {
-                scripts_done_at = Some(now);
-            }
-            let time_up = stop_at.is_some_and(|t| now >= t)
-                || scripts_done_at.is_some_and(|t| now >= t + self.config.linger);
-            if shutdown_by.is_none() && (stop_requested || time_up) {
+            if ending.begins(now, stop_requested, self.all_scripts_done()) {
                 info!("stopping {} clients", self.slots.len());
-                shutdown_by = Some(now + self.config.shutdown_grace);
                 self.shutdown_all();
             }
             let all_finished = self.slots.iter().all(|s| s.client.is_finished());
-            if all_finished || shutdown_by.is_some_and(|deadline| now >= deadline) {
+            if all_finished || ending.grace_over(now) {
                 break;
             }
         }
@@ -325,6 +302,21 @@ impl Driver {
             clients: self.slots.into_iter().map(|s| s.counters).collect(),
             elapsed: started.elapsed(),
         })
+    }
+
+    /// Sleeps until a socket is ready, the waker fires, or `wake` passes.
+    fn wait(&mut self, events: &mut Events, wake: Option<Instant>) -> io::Result<()> {
+        let timeout = wake.map(|at| round_up_to_ms(at.saturating_duration_since(Instant::now())));
+        match self.poll.poll(events, timeout) {
+            Ok(()) => Ok(()),
+            // A signal (Ctrl-C) interrupted the wait; its handler wakes us
+            // through the waker if it wants the run to end.
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                events.clear();
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Handles messages from [`DriverHandle`]s; returns whether to stop.
@@ -697,6 +689,60 @@ impl Driver {
     }
 }
 
+/// The clock side of a run: when it starts to end, and when it must be over.
+struct Ending {
+    /// End of the configured duration.
+    stop_at: Option<Instant>,
+    linger: Duration,
+    grace: Duration,
+    /// When every script had sent its last line.
+    scripts_done_at: Option<Instant>,
+    /// Set once shutdown began: the clients must be finished by then.
+    shutdown_by: Option<Instant>,
+}
+
+impl Ending {
+    fn new(config: &DriverConfig, started: Instant) -> Ending {
+        Ending {
+            stop_at: config.duration.map(|d| started + d),
+            linger: config.linger,
+            grace: config.shutdown_grace,
+            scripts_done_at: None,
+            shutdown_by: None,
+        }
+    }
+
+    /// The next moment this needs the loop awake for.
+    fn next_wake(&self) -> Option<Instant> {
+        let linger_over = self.scripts_done_at.map(|t| t + self.linger);
+        match self.shutdown_by {
+            Some(deadline) => Some(deadline),
+            None => [self.stop_at, linger_over].into_iter().flatten().min(),
+        }
+    }
+
+    /// Whether shutdown starts now (true once per run).
+    fn begins(&mut self, now: Instant, stop_requested: bool, scripts_done: bool) -> bool {
+        if self.shutdown_by.is_some() {
+            return false;
+        }
+        if scripts_done && self.scripts_done_at.is_none() {
+            self.scripts_done_at = Some(now);
+        }
+        let time_up = self.stop_at.is_some_and(|t| now >= t)
+            || self.scripts_done_at.is_some_and(|t| now >= t + self.linger);
+        if stop_requested || time_up {
+            self.shutdown_by = Some(now + self.grace);
+        }
+        self.shutdown_by.is_some()
+    }
+
+    /// Whether the clients have had all the time they get to finish.
+    fn grace_over(&self, now: Instant) -> bool {
+        self.shutdown_by.is_some_and(|deadline| now >= deadline)
+    }
+}
+
 enum ConnectResult {
     Pending,
     Connected,
@@ -760,6 +806,44 @@ mod tests {
             Duration::from_millis(5)
         );
         assert_eq!(round_up_to_ms(Duration::ZERO), Duration::ZERO);
+    }
+
+    #[test]
+    fn run_ends_after_the_linger_once_every_script_is_done() {
+        let start = Instant::now();
+        let config = DriverConfig {
+            duration: None,
+            linger: Duration::from_secs(2),
+            shutdown_grace: Duration::from_secs(3),
+        };
+        let mut ending = Ending::new(&config, start);
+        assert_eq!(ending.next_wake(), None);
+        assert!(!ending.begins(start, false, true));
+        assert_eq!(ending.next_wake(), Some(start + Duration::from_secs(2)));
+
+        let later = start + Duration::from_secs(2);
+        assert!(ending.begins(later, false, true));
+        assert!(
+            !ending.begins(later, false, true),
+            "shutdown begins only once"
+        );
+        assert!(!ending.grace_over(later));
+        assert!(ending.grace_over(later + Duration::from_secs(3)));
+    }
+
+    #[test]
+    fn stop_request_or_duration_begins_shutdown_at_once() {
+        let start = Instant::now();
+        let config = DriverConfig {
+            duration: Some(Duration::from_secs(1)),
+            ..DriverConfig::default()
+        };
+        let mut stopped = Ending::new(&config, start);
+        assert!(stopped.begins(start, true, false));
+
+        let mut timed = Ending::new(&config, start);
+        assert!(!timed.begins(start, false, false));
+        assert!(timed.begins(start + Duration::from_secs(1), false, false));
     }
 
     #[test]

@@ -387,26 +387,10 @@ fn read_chunked(
 ) -> Result<bool, ResponseError> {
     loop {
         match *step {
-            ChunkStep::Size => {
-                let (consumed, size) = match httparse::parse_chunk_size(buf) {
-                    Ok(httparse::Status::Complete(found)) => found,
-                    Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD_BYTES => {
-                        return Err(ResponseError::InvalidChunkSize);
-                    }
-                    Ok(httparse::Status::Partial) => return Ok(false),
-                    Err(_) => return Err(ResponseError::InvalidChunkSize),
-                };
-                buf.drain(..consumed);
-                let size = usize::try_from(size).map_err(|_| ResponseError::BodyTooLarge)?;
-                if size > max_body.saturating_sub(body.len()) {
-                    return Err(ResponseError::BodyTooLarge);
-                }
-                *step = if size == 0 {
-                    ChunkStep::Trailers
-                } else {
-                    ChunkStep::Data(size)
-                };
-            }
+            ChunkStep::Size => match read_chunk_size(buf, body.len(), max_body)? {
+                Some(next) => *step = next,
+                None => return Ok(false),
+            },
             ChunkStep::Data(mut remaining) => {
                 take_up_to(buf, &mut remaining, body);
                 *step = if remaining == 0 {
@@ -431,6 +415,34 @@ fn read_chunked(
             ChunkStep::Trailers => return skip_trailers(buf),
         }
     }
+}
+
+/// Reads a `chunk-size [; ext] CRLF` line (RFC 9112 §7.1); returns the step
+/// it leads to, or `None` if the line is not complete.
+fn read_chunk_size(
+    buf: &mut Vec<u8>,
+    body_len: usize,
+    max_body: usize,
+) -> Result<Option<ChunkStep>, ResponseError> {
+    let (consumed, size) = match httparse::parse_chunk_size(buf) {
+        Ok(httparse::Status::Complete(found)) => found,
+        Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD_BYTES => {
+            return Err(ResponseError::InvalidChunkSize);
+        }
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(_) => return Err(ResponseError::InvalidChunkSize),
+    };
+    buf.drain(..consumed);
+
+    let size = usize::try_from(size).map_err(|_| ResponseError::BodyTooLarge)?;
+    if size > max_body.saturating_sub(body_len) {
+        return Err(ResponseError::BodyTooLarge);
+    }
+    Ok(Some(if size == 0 {
+        ChunkStep::Trailers
+    } else {
+        ChunkStep::Data(size)
+    }))
 }
 
 /// Discards trailer fields up to and including the empty line that ends them.

@@ -177,39 +177,19 @@ impl Poller {
         } else {
             "close"
         };
-        let bytes = match &request {
-            Request::Poll { since } => format!(
-                "GET {target}?since={since} HTTP/1.1\r\nHost: {host}\r\n\
-                 Connection: {connection}\r\n\r\n"
-            )
-            .into_bytes(),
+        let fields = format!("Host: {host}\r\nConnection: {connection}\r\n");
+        let (bytes, kind) = match &request {
+            Request::Poll { since } => {
+                let bytes = format!("GET {target}?since={since} HTTP/1.1\r\n{fields}\r\n");
+                (bytes.into_bytes(), RequestKind::Poll)
+            }
             Request::Post { text } => {
-                let message = ClientMessage {
-                    name: self.config.name.clone(),
-                    text: text.clone(),
-                    sent_at: now.unix_ms,
-                };
-                let body = serde_json::to_vec(&message).unwrap_or_default();
-                self.events.push_back(ClientEvent::MessageSent {
-                    text: text.clone(),
-                    sent_at: now.unix_ms,
-                });
-                let mut bytes = format!(
-                    "POST {target} HTTP/1.1\r\nHost: {host}\r\nConnection: {connection}\r\n\
-                     Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-                    body.len()
-                )
-                .into_bytes();
-                bytes.extend(body);
-                bytes
+                let bytes = self.encode_post(&target, &fields, text, now);
+                (bytes, RequestKind::Post)
             }
         };
 
         self.output.push_back(bytes);
-        let kind = match request {
-            Request::Poll { .. } => RequestKind::Poll,
-            Request::Post { .. } => RequestKind::Post,
-        };
         self.events.push_back(ClientEvent::RequestSent(kind));
         self.connected = false;
         self.phase = Phase::Waiting {
@@ -218,6 +198,30 @@ impl Poller {
             answered: false,
             deadline: now.instant + REQUEST_TIMEOUT,
         };
+    }
+
+    /// `POST` with the message JSON; `fields` are the header fields every
+    /// request carries.
+    fn encode_post(&mut self, target: &str, fields: &str, text: &str, now: Now) -> Vec<u8> {
+        let message = ClientMessage {
+            name: self.config.name.clone(),
+            text: text.to_string(),
+            sent_at: now.unix_ms,
+        };
+        let body = serde_json::to_vec(&message).unwrap_or_default();
+        self.events.push_back(ClientEvent::MessageSent {
+            text: message.text,
+            sent_at: message.sent_at,
+        });
+
+        let mut bytes = format!(
+            "POST {target} HTTP/1.1\r\n{fields}Content-Type: application/json\r\n\
+             Content-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        bytes.extend(body);
+        bytes
     }
 
     /// Reads as many answers as the buffered bytes hold (normally one).
