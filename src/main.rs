@@ -33,6 +33,10 @@ enum Command {
     Serve(ServeArgs),
     /// The thread-per-request polling server, for contrast (no WebSocket).
     ServeThreaded(ServeThreadedArgs),
+    /// A chat client over HTTP polling or a WebSocket.
+    Chat(pushpull::client::cli::ChatArgs),
+    /// Drive Autobahn's fuzzingserver with our WebSocket client (echo every message).
+    AutobahnClient(pushpull::client::cli::AutobahnArgs),
 }
 
 /// Settings both servers share.
@@ -89,6 +93,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve(args),
         Command::ServeThreaded(args) => serve_threaded(args),
+        Command::Chat(args) => pushpull::client::cli::run_chat(&args),
+        Command::AutobahnClient(args) => pushpull::client::cli::run_autobahn_client(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
