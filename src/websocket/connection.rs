@@ -206,7 +206,11 @@ struct InFrame {
 #[derive(Debug)]
 struct Message {
     is_text: bool,
+    /// A binary message's bytes so far.
     data: Vec<u8>,
+    /// A text message's validated text so far; a code point cut off at the end
+    /// of a piece waits in `utf8` until its last byte arrives.
+    text: String,
     utf8: Utf8Validator,
     fragments: usize,
 }
@@ -575,13 +579,13 @@ impl Connection {
 
     /// Move the payload bytes that are here into the message.
     fn read_data(&mut self, mut frame: InFrame) -> Result<Step, ProtocolError> {
-        let unread = &self.input[self.input_start..];
+        let unread = &mut self.input[self.input_start..];
         let take = usize::try_from(frame.remaining).map_or(unread.len(), |r| r.min(unread.len()));
         let frame_done = take as u64 == frame.remaining;
 
         if let Some(message) = self.message.as_mut() {
+            let piece = &mut unread[..take];
             let ends_message = frame_done && frame.header.fin;
-            let piece = &unread[..take];
             message.append(piece, frame.header.mask, frame.mask_phase, ends_message)?;
         }
         self.input_start += take;
@@ -754,6 +758,7 @@ impl Message {
         Self {
             is_text,
             data: Vec::new(),
+            text: String::new(),
             utf8: Utf8Validator::new(),
             fragments: 0,
         }
@@ -769,49 +774,73 @@ impl Message {
             });
         }
 
-        let total = (self.data.len() as u64).saturating_add(payload_len);
+        let total = (self.len() as u64).saturating_add(payload_len);
         if total > config.max_message_size as u64 {
             return Err(ProtocolError::MessageTooBig {
                 limit: config.max_message_size,
             });
         }
 
-        self.data
-            .reserve(payload_len.min(MAX_PREALLOCATION) as usize);
+        // Text already arriving in pieces grows `text`; anything else `data`.
+        let reserve = payload_len.min(MAX_PREALLOCATION) as usize;
+        match self.text.capacity() > 0 {
+            true => self.text.reserve(reserve),
+            false => self.data.reserve(reserve),
+        }
         Ok(())
     }
 
-    /// Append payload bytes, unmask them in place and check new text at once.
+    /// Payload bytes received so far.
+    fn len(&self) -> usize {
+        self.data.len() + self.text.len() + self.utf8.pending_len()
+    }
+
+    /// Unmask payload bytes in place (they are still in the input buffer), then
+    /// add them to the message. Text is checked as it arrives, so invalid UTF-8
+    /// fails the connection at once (RFC 6455 §8.1), and it is checked only once.
     fn append(
         &mut self,
-        piece: &[u8],
+        piece: &mut [u8],
         mask: Option<[u8; MASK_KEY_LEN]>,
         mask_phase: usize,
         ends_message: bool,
     ) -> Result<(), ProtocolError> {
-        let start = self.data.len();
-        self.data.extend_from_slice(piece);
-        let new = &mut self.data[start..];
         if let Some(key) = mask {
-            apply_mask(new, key, mask_phase);
+            apply_mask(piece, key, mask_phase);
         }
 
-        // RFC 6455 §8.1: fail as soon as invalid text arrives. Bytes that end
-        // the message are checked once, by the String conversion.
-        if self.is_text && !ends_message {
-            self.utf8
-                .feed(new)
-                .map_err(|_| ProtocolError::InvalidUtf8Text)?;
+        // A whole message in one piece (the common case for chat) is kept as
+        // bytes and checked once when it becomes a `String` in `into_event`.
+        let whole_message = ends_message && self.text.is_empty() && self.utf8.pending_len() == 0;
+        if !self.is_text || whole_message {
+            self.data.extend_from_slice(piece);
+            return Ok(());
         }
-        Ok(())
+
+        // A text message in pieces: the validator appends what it has checked
+        // to the message's `String`, so nothing is checked twice. The first
+        // piece takes over the (still empty) buffer reserved in `data`.
+        if self.text.capacity() == 0 && self.data.is_empty() {
+            self.text = String::from_utf8(std::mem::take(&mut self.data)).unwrap_or_default();
+        }
+        self.utf8
+            .feed_into(piece, &mut self.text)
+            .map_err(|_| ProtocolError::InvalidUtf8Text)
     }
 
     fn into_event(self) -> Result<Event, ProtocolError> {
         if !self.is_text {
             return Ok(Event::Binary(self.data));
         }
-        String::from_utf8(self.data)
-            .map(Event::Text)
-            .map_err(|_| ProtocolError::InvalidUtf8Text)
+        if self.text.is_empty() && self.utf8.pending_len() == 0 {
+            return String::from_utf8(self.data)
+                .map(Event::Text)
+                .map_err(|_| ProtocolError::InvalidUtf8Text);
+        }
+        // A message must not end inside a code point.
+        self.utf8
+            .finish()
+            .map_err(|_| ProtocolError::InvalidUtf8Text)?;
+        Ok(Event::Text(self.text))
     }
 }

@@ -35,23 +35,15 @@ impl Utf8Validator {
     /// Check the next piece. Fails as soon as the bytes so far cannot be the
     /// start of valid UTF-8; a code point cut off at the end is remembered.
     pub fn feed(&mut self, bytes: &[u8]) -> Result<(), InvalidUtf8> {
-        let rest = if self.carry_len > 0 {
-            self.complete_carry(bytes)?
-        } else {
-            bytes
-        };
+        self.validate(bytes, |_| {})
+    }
 
-        match std::str::from_utf8(rest) {
-            Ok(_) => Ok(()),
-            Err(e) if e.error_len().is_some() => Err(InvalidUtf8),
-            Err(e) => {
-                // A valid but unfinished code point at the very end.
-                let tail = rest.get(e.valid_up_to()..).unwrap_or_default();
-                self.carry[..tail.len()].copy_from_slice(tail);
-                self.carry_len = tail.len();
-                Ok(())
-            }
-        }
+    /// Check the next piece like [`Self::feed`] and append the text it completes
+    /// to `out`. Each byte is checked once and copied once, which is what lets a
+    /// text message be built as a `String` without checking it all again at the
+    /// end (and without `unsafe`).
+    pub fn feed_into(&mut self, bytes: &[u8], out: &mut String) -> Result<(), InvalidUtf8> {
+        self.validate(bytes, |text| out.push_str(text))
     }
 
     /// Check that the text ended on a code point boundary.
@@ -62,9 +54,43 @@ impl Utf8Validator {
         }
     }
 
+    /// The bytes of an unfinished code point held back until its end arrives.
+    pub fn pending_len(&self) -> usize {
+        self.carry_len
+    }
+
+    /// Validate `bytes`, handing each complete stretch of text to `emit` in order.
+    fn validate(&mut self, bytes: &[u8], mut emit: impl FnMut(&str)) -> Result<(), InvalidUtf8> {
+        let rest = if self.carry_len > 0 {
+            self.complete_carry(bytes, &mut emit)?
+        } else {
+            bytes
+        };
+
+        match std::str::from_utf8(rest) {
+            Ok(text) => {
+                emit(text);
+                Ok(())
+            }
+            Err(e) if e.error_len().is_some() => Err(InvalidUtf8),
+            Err(e) => {
+                // A valid but unfinished code point at the very end.
+                let (valid, tail) = rest.split_at(e.valid_up_to());
+                emit(std::str::from_utf8(valid).map_err(|_| InvalidUtf8)?);
+                self.carry[..tail.len()].copy_from_slice(tail);
+                self.carry_len = tail.len();
+                Ok(())
+            }
+        }
+    }
+
     /// Join the carried bytes with the first bytes of `bytes`, check the code
-    /// point they form, and return the part of `bytes` after it.
-    fn complete_carry<'a>(&mut self, bytes: &'a [u8]) -> Result<&'a [u8], InvalidUtf8> {
+    /// point they form, emit it, and return the part of `bytes` after it.
+    fn complete_carry<'a>(
+        &mut self,
+        bytes: &'a [u8],
+        emit: &mut impl FnMut(&str),
+    ) -> Result<&'a [u8], InvalidUtf8> {
         let have = self.carry_len;
         let take = (MAX_UTF8_LEN - have).min(bytes.len());
         let mut joined = self.carry;
@@ -84,6 +110,7 @@ impl Utf8Validator {
             return Ok(&bytes[take..]);
         }
 
+        emit(std::str::from_utf8(&joined[..valid]).map_err(|_| InvalidUtf8)?);
         self.carry_len = 0;
         Ok(&bytes[valid - have..])
     }
@@ -111,6 +138,23 @@ mod tests {
                     Ok(()),
                     "{i} {j}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn feed_into_rebuilds_the_text_from_every_split() {
+        let text = "aé€𝄞z κόσμε";
+        let bytes = text.as_bytes();
+        for i in 0..=bytes.len() {
+            for j in i..=bytes.len() {
+                let mut v = Utf8Validator::new();
+                let mut out = String::new();
+                for piece in [&bytes[..i], &bytes[i..j], &bytes[j..]] {
+                    v.feed_into(piece, &mut out).unwrap();
+                }
+                v.finish().unwrap();
+                assert_eq!(out, text, "{i} {j}");
             }
         }
     }
