@@ -37,6 +37,8 @@ enum Command {
     Chat(pushpull::client::cli::ChatArgs),
     /// Drive Autobahn's fuzzingserver with our WebSocket client (echo every message).
     AutobahnClient(pushpull::client::cli::AutobahnArgs),
+    /// Explain HTTP heads and WebSocket frames field by field (hex, a file, or a capture).
+    Explain(pushpull::explain::ExplainArgs),
 }
 
 /// Settings both servers share.
@@ -95,6 +97,7 @@ fn main() -> ExitCode {
         Command::ServeThreaded(args) => serve_threaded(args),
         Command::Chat(args) => pushpull::client::cli::run_chat(&args),
         Command::AutobahnClient(args) => pushpull::client::cli::run_autobahn_client(&args),
+        Command::Explain(args) => return explain(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -103,6 +106,13 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn explain(args: pushpull::explain::ExplainArgs) -> ExitCode {
+    pushpull::explain::run(args).unwrap_or_else(|e| {
+        error!("{e}");
+        ExitCode::FAILURE
+    })
 }
 
 fn parse_level(text: &str) -> Result<log::LevelFilter, String> {

@@ -1,0 +1,187 @@
+//! `explain` on the example frames of RFC 6455 §5.7 and on one frame per
+//! rule a peer can break, compared with the text kept in
+//! tests/fixtures/explain/. Run with `PUSHPULL_BLESS=1` to rewrite the
+//! fixtures on purpose, then review the diff.
+
+use std::path::PathBuf;
+
+use pushpull::explain::{explain_bytes_checked, parse_hex};
+use pushpull::websocket::Role;
+
+use Role::{Client, Server};
+
+/// (fixture name, sender, hex bytes, whether a rule is broken).
+const CASES: &[(&str, Role, &str, bool)] = &[
+    // RFC 6455 §5.7, the examples in the order the RFC gives them.
+    (
+        "rfc_5_7_unmasked_hello",
+        Server,
+        "81 05 48 65 6c 6c 6f",
+        false,
+    ),
+    (
+        "rfc_5_7_masked_hello",
+        Client,
+        "81 85 37 fa 21 3d 7f 9f 4d 51 58",
+        false,
+    ),
+    (
+        "rfc_5_7_fragmented_hello",
+        Server,
+        "01 03 48 65 6c 80 02 6c 6f",
+        false,
+    ),
+    (
+        "rfc_5_7_ping_and_pong",
+        Client,
+        "89 85 37 fa 21 3d 7f 9f 4d 51 58 8a 85 37 fa 21 3d 7f 9f 4d 51 58",
+        false,
+    ),
+    ("rfc_5_7_binary_256", Server, "82 7e 01 00", false),
+    (
+        "rfc_5_7_binary_64k",
+        Server,
+        "82 7f 00 00 00 00 00 01 00 00",
+        false,
+    ),
+    (
+        "close_1000_bye",
+        Client,
+        "88 85 37 fa 21 3d 34 12 43 44 52",
+        false,
+    ),
+    ("handshake_request", Client, "", false),
+    ("handshake_response", Server, "", false),
+    // One case per rule broken.
+    ("rsv_set", Client, "c1 80 00 00 00 00", true),
+    ("reserved_opcode", Client, "83 80 00 00 00 00", true),
+    ("fragmented_control", Client, "09 80 00 00 00 00", true),
+    ("control_too_long", Server, "89 7e 00 7e", true),
+    ("unmasked_from_client", Client, "81 05 48 65 6c 6c 6f", true),
+    (
+        "masked_from_server",
+        Server,
+        "81 85 37 fa 21 3d 7f 9f 4d 51 58",
+        true,
+    ),
+    (
+        "length_top_bit",
+        Server,
+        "82 7f 80 00 00 00 00 00 00 00",
+        true,
+    ),
+    (
+        "non_minimal_length",
+        Server,
+        "82 7e 00 05 48 65 6c 6c 6f",
+        true,
+    ),
+    ("bad_close_code", Server, "88 02 03 ed", true),
+    ("close_one_byte", Server, "88 01 03", true),
+    ("invalid_utf8_text", Server, "81 02 c3 28", true),
+    (
+        "invalid_utf8_close_reason",
+        Server,
+        "88 04 03 e8 c3 28",
+        true,
+    ),
+    ("continuation_without_message", Server, "80 02 6c 6f", true),
+    ("text_cut_short", Client, "81 85 37 fa 21 3d 7f 9f", false),
+    ("handshake_version_8", Client, "", true),
+];
+
+const REQUEST: &str = "GET /echo HTTP/1.1\r\nHost: 127.0.0.1:18080\r\nUpgrade: websocket\r\n\
+Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+Sec-WebSocket-Version: 13\r\n\r\n";
+
+const RESPONSE: &str = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+Connection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
+
+fn input(name: &str, hex: &str) -> Vec<u8> {
+    let mut bytes = match name {
+        "handshake_request" => REQUEST.as_bytes().to_vec(),
+        "handshake_response" => RESPONSE.as_bytes().to_vec(),
+        "handshake_version_8" => REQUEST.replace("Version: 13", "Version: 8").into_bytes(),
+        _ => parse_hex(hex).unwrap(),
+    };
+    // The §5.7 length examples carry their payload: 256 and 65536 bytes.
+    let pad = match name {
+        "rfc_5_7_binary_256" => 256,
+        "rfc_5_7_binary_64k" => 65536,
+        _ => 0,
+    };
+    bytes.extend((0..pad).map(|i| i as u8));
+    bytes
+}
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/explain")
+        .join(format!("{name}.txt"))
+}
+
+/// Compare `actual` with the fixture, or rewrite it under `PUSHPULL_BLESS=1`.
+pub fn check_fixture(name: &str, actual: &str) {
+    let path = fixture(name);
+    if std::env::var_os("PUSHPULL_BLESS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (PUSHPULL_BLESS=1 writes it)", path.display()));
+    assert_eq!(actual, expected, "explanation of {name} changed");
+}
+
+#[test]
+fn explanations_match_the_fixtures() {
+    for &(name, sender, hex, broken) in CASES {
+        let explanation = explain_bytes_checked(&input(name, hex), sender);
+        assert_eq!(explanation.broken, broken, "{name}:\n{}", explanation.text);
+        check_fixture(name, &explanation.text);
+    }
+}
+
+#[test]
+fn no_line_is_wider_than_100_columns() {
+    for &(name, sender, hex, _) in CASES {
+        let text = explain_bytes_checked(&input(name, hex), sender).text;
+        for line in text.lines() {
+            assert!(line.chars().count() <= 100, "{name}: {line}");
+        }
+    }
+}
+
+#[test]
+fn each_broken_rule_names_its_close_code_rfc_6455_section_7_4_1() {
+    let expected = [
+        ("rsv_set", "1002"),
+        ("unmasked_from_client", "1002"),
+        ("invalid_utf8_text", "1007"),
+        ("invalid_utf8_close_reason", "1007"),
+    ];
+    for (name, code) in expected {
+        let &(_, sender, hex, _) = CASES.iter().find(|c| c.0 == name).unwrap();
+        let text = explain_bytes_checked(&input(name, hex), sender).text;
+        assert!(
+            text.contains(&format!("connection with {code}")),
+            "{name}:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn a_frame_cut_short_is_incomplete_not_broken() {
+    let explanation = explain_bytes_checked(&[0x81, 0x85, 0x37, 0xfa], Client);
+    assert!(!explanation.broken, "{}", explanation.text);
+    assert!(
+        explanation
+            .text
+            .contains("(the bytes end inside the header)")
+    );
+    assert!(
+        explanation
+            .text
+            .ends_with("4 bytes left at the end: the start of a frame that is not complete\n\n")
+    );
+}
