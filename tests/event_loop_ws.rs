@@ -264,7 +264,6 @@ fn a_reader_that_never_reads_does_not_stall_other_members() {
 #[test]
 fn python_websockets_client_interoperates_with_echo_and_chat() {
     let server = start_event_loop();
-    let python = python_with_websockets();
     let script = r#"
 import asyncio, json, sys
 from websockets.asyncio.client import connect
@@ -284,17 +283,11 @@ async def main(base):
 
 asyncio.run(asyncio.wait_for(main(sys.argv[1]), 20))
 "#;
-    let output = std::process::Command::new(python)
-        .args(["-c", script, &format!("ws://{}", server.local_addr())])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "stdout: {stdout}\nstderr: {stderr}"
+    run_python(
+        script,
+        &format!("ws://{}", server.local_addr()),
+        "interop ok",
     );
-    assert!(stdout.contains("interop ok"));
 }
 
 #[test]

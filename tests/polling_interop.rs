@@ -44,17 +44,7 @@ print("http.client ok")
 "#;
 
 fn run_python_against(addr: std::net::SocketAddr) {
-    let output = std::process::Command::new(common::python_with_websockets())
-        .args(["-c", SCRIPT, &addr.to_string()])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "stdout: {stdout}\nstderr: {stderr}"
-    );
-    assert!(stdout.contains("http.client ok"));
+    common::run_python(SCRIPT, &addr.to_string(), "http.client ok");
 }
 
 #[test]

@@ -190,3 +190,18 @@ pub fn python_with_websockets() -> PathBuf {
     }
     panic!("no Python with `websockets` found: run scripts/setup.sh or set PUSHPULL_PYTHON");
 }
+
+/// Run a Python script with `arg` as its one argument; it must exit 0 and print `expect`.
+pub fn run_python(script: &str, arg: &str, expect: &str) {
+    let output = std::process::Command::new(python_with_websockets())
+        .args(["-c", script, arg])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "stdout: {stdout}\nstderr: {stderr}"
+    );
+    assert!(stdout.contains(expect), "stdout: {stdout}");
+}
