@@ -134,6 +134,16 @@ test('the socket reconnects with backoff after the server restarts on the same p
       await page.goto(server.url);
       await waitForSocket(page, 'open');
 
+      // Record every wait the badge announces ("reconnect attempt N in W ms").
+      await page.evaluate((selector) => {
+        window.announcedWaits = [];
+        const badge = document.querySelector(selector);
+        new MutationObserver(() => {
+          const match = /attempt \d+ in (\d+) ms/.exec(badge.textContent);
+          if (match !== null) window.announcedWaits.push(Number(match[1]));
+        }).observe(badge, { childList: true, characterData: true, subtree: true });
+      }, `${WS} [data-role=state]`);
+
       // Gone: the badge counts attempts, waiting longer between them.
       await server.stop();
       await page.waitForFunction((selector) => {
@@ -141,6 +151,12 @@ test('the socket reconnects with backoff after the server restarts on the same p
         return match !== null && Number(match[1]) >= 3;
       }, `${WS} [data-role=state]`, { timeout: 15_000 });
       assert.match(await page.textContent(`${POLL} [data-role=state]`), /unreachable/);
+
+      // Jitter takes up to half of each wait, so neighbours may tie; two
+      // apart, the ceiling has quadrupled and the wait at least doubled.
+      const waits = await page.evaluate(() => window.announcedWaits);
+      assert.ok(waits.length >= 3, `waits announced: ${waits}`);
+      assert.ok(waits[2] >= 2 * waits[0], `no backoff in ${waits}`);
 
       // Back: the socket opens again and carries messages both ways.
       server = await startServer(port);
