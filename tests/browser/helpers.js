@@ -51,7 +51,9 @@ function startServer(port = 0) {
       reject(err);
     }
     child.once('error', fail);
-    child.once('exit', (code) => fail(new Error(`server exited (${code}) before listening: ${log}`)));
+    child.once('exit', (code) => {
+      fail(new Error(`server exited (${code}) before listening: ${log}`));
+    });
     child.stderr.on('data', (chunk) => {
       log += chunk;
       const match = LISTENING.exec(log);

@@ -88,7 +88,10 @@ test('hostile name and text are shown literally and run nothing', { timeout: TES
     const text = '<script>window.pwned=2</script><b onmouseover="window.pwned=3">bold</b>';
     const fetched = [];
     page.on('request', (request) => fetched.push(request.url()));
-    page.on('dialog', (dialog) => { fetched.push(`dialog: ${dialog.message()}`); dialog.dismiss(); });
+    page.on('dialog', (dialog) => {
+      fetched.push(`dialog: ${dialog.message()}`);
+      dialog.dismiss();
+    });
 
     await post(server, { name, text });
     await page.fill('#name', '<svg onload="window.pwned=4">');
