@@ -67,10 +67,32 @@ ensure_python_packages() {
         "${PYTHON_PACKAGES[@]}"
 }
 
+# The browser tests drive Debian's chromium; a browser downloaded by a test
+# tool would not be the one the project pins, so the tests never fetch one.
+ensure_chromium() {
+    if [[ -x /usr/bin/chromium ]]; then
+        return
+    fi
+    log "installing chromium"
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+}
+
+# playwright-core, pinned in package-lock.json, drives chromium from node.
+ensure_node_packages() {
+    if [[ -f "$REPO_ROOT/node_modules/playwright-core/package.json" ]]; then
+        return
+    fi
+    log "installing node packages (playwright-core)"
+    (cd "$REPO_ROOT" && npm ci --no-audit --no-fund)
+}
+
 main() {
     ensure_rust_components
     ensure_venv
     ensure_python_packages
+    ensure_chromium
+    ensure_node_packages
     log "ready ($VENV)"
 }
 

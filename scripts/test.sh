@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check pushpull has, in order, stopping at the first failure:
-# set-up, release build, formatting, lints, unit and integration tests, and
-# the Autobahn conformance gates (sections 1 to 10) for server and client.
+# set-up, release build, formatting, lints, unit and integration tests, the
+# chat page's tests in headless Chromium, and the Autobahn conformance gates
+# (sections 1 to 10) for server and client.
 # The last line says PASSED or names the step that failed.
 set -euo pipefail
 
@@ -27,6 +28,12 @@ run_cargo_tests() {
     PUSHPULL_PYTHON="$PWD/$PYTHON" cargo test --release
 }
 
+# The page's end-to-end tests start the release binary built above
+# (tests/browser/helpers.js finds it under $CARGO_TARGET_DIR or target/).
+browser_tests() {
+    node --test --test-concurrency=1 tests/browser/
+}
+
 server_gate() {
     "$PYTHON" scripts/autobahn.py server "$BINARY"
 }
@@ -42,6 +49,7 @@ main() {
     step "format" cargo fmt --check
     step "lints" cargo clippy --all-targets -- -D warnings
     step "tests (release)" run_cargo_tests
+    step "browser tests" browser_tests
     step "autobahn server gate" server_gate
     step "autobahn client gate" client_gate
     printf '\npushpull tests: PASSED\n'
