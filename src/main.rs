@@ -1,3 +1,160 @@
-fn main() {
-    println!("pushpull");
+//! The `pushpull` command line: servers, clients and the experiment.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use log::error;
+
+use pushpull::http::request::Limits;
+use pushpull::server::event_loop::{EventLoopConfig, EventLoopServer};
+use pushpull::server::threaded::{ThreadedConfig, ThreadedServer};
+use pushpull::{logger, stats};
+
+#[derive(Parser)]
+#[command(
+    name = "pushpull",
+    version,
+    about = "HTTP polling and WebSockets, side by side"
+)]
+struct Cli {
+    /// Log level: error, warn, info, debug or trace (PUSHPULL_LOG overrides it).
+    #[arg(long, global = true, default_value = "info", value_parser = parse_level)]
+    log: log::LevelFilter,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The single-threaded mio server: polling endpoints, /ws chat and /echo.
+    Serve(ServeArgs),
+    /// The thread-per-request polling server, for contrast (no WebSocket).
+    ServeThreaded(ServeThreadedArgs),
+    /// A chat client over HTTP polling or a WebSocket.
+    Chat(pushpull::client::cli::ChatArgs),
+    /// Drive Autobahn's fuzzingserver with our WebSocket client (echo every message).
+    AutobahnClient(pushpull::client::cli::AutobahnArgs),
+}
+
+/// Settings both servers share.
+#[derive(Args)]
+struct CommonServerArgs {
+    /// Seconds between statistics windows (0 turns them off).
+    #[arg(long, default_value_t = 5.0)]
+    stats_window: f64,
+
+    /// Don't log each chat message.
+    #[arg(long)]
+    quiet: bool,
+
+    /// How many chat messages the polling log keeps.
+    #[arg(long, default_value_t = 10_000)]
+    log_capacity: usize,
+
+    /// Largest request body accepted, in bytes (413 past it).
+    #[arg(long, default_value_t = Limits::default().max_body)]
+    max_body: usize,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+
+    /// Largest message on /echo, in bytes (1009 past it).
+    #[arg(long, default_value_t = EventLoopConfig::default().echo.max_message_size)]
+    echo_max_message: usize,
+
+    /// Largest message on /ws, in bytes (1009 past it).
+    #[arg(long, default_value_t = EventLoopConfig::default().chat.max_message_size)]
+    chat_max_message: usize,
+
+    #[command(flatten)]
+    common: CommonServerArgs,
+}
+
+#[derive(Args)]
+struct ServeThreadedArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8081")]
+    addr: SocketAddr,
+
+    #[command(flatten)]
+    common: CommonServerArgs,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logger::init(cli.log);
+    let result = match cli.command {
+        Command::Serve(args) => serve(args),
+        Command::ServeThreaded(args) => serve_threaded(args),
+        Command::Chat(args) => pushpull::client::cli::run_chat(&args),
+        Command::AutobahnClient(args) => pushpull::client::cli::run_autobahn_client(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn parse_level(text: &str) -> Result<log::LevelFilter, String> {
+    text.parse()
+        .map_err(|_| format!("unknown log level {text:?}"))
+}
+
+fn limits(common: &CommonServerArgs) -> Limits {
+    Limits {
+        max_body: common.max_body,
+        ..Limits::default()
+    }
+}
+
+/// Start the statistics printer unless the window is 0.
+fn reporter(
+    common: &CommonServerArgs,
+    stats: std::sync::Arc<stats::Stats>,
+    websocket: bool,
+) -> Option<stats::ReporterHandle> {
+    (common.stats_window > 0.0).then(|| {
+        stats::spawn_reporter(
+            stats,
+            Duration::from_secs_f64(common.stats_window),
+            websocket,
+        )
+    })
+}
+
+fn serve(args: ServeArgs) -> std::io::Result<()> {
+    let mut config = EventLoopConfig {
+        limits: limits(&args.common),
+        log_capacity: args.common.log_capacity,
+        quiet: args.common.quiet,
+        ..EventLoopConfig::default()
+    };
+    config.echo.max_message_size = args.echo_max_message;
+    config.chat.max_message_size = args.chat_max_message;
+
+    let server = EventLoopServer::bind(args.addr, config)?;
+    let _reporter = reporter(&args.common, server.stats(), true);
+    server.run()
+}
+
+fn serve_threaded(args: ServeThreadedArgs) -> std::io::Result<()> {
+    let config = ThreadedConfig {
+        limits: limits(&args.common),
+        log_capacity: args.common.log_capacity,
+        quiet: args.common.quiet,
+        ..ThreadedConfig::default()
+    };
+    let server = ThreadedServer::bind(args.addr, config)?;
+    let _reporter = reporter(&args.common, server.stats(), false);
+    server.run()
 }

@@ -1,1 +1,30 @@
-//! Chat clients for both transports.
+//! Chat clients for both transports, and the Autobahn client.
+//!
+//! The clients are sans-I/O state machines in the style of the protocol core:
+//! an I/O shell feeds them timers, connection results and bytes, and drains
+//! bytes to write, connect/close requests and events.
+//!
+//! | file               | what lives there                                             |
+//! |--------------------|--------------------------------------------------------------|
+//! | [`url`]            | `ws://` and `http://` URLs (no TLS)                          |
+//! | [`http_response`]  | sans-I/O HTTP/1.1 response parser for the polling client     |
+//! | [`backoff`]        | reconnect delays: 1 s doubling to 30 s, reset after a drop   |
+//! | [`schedule`]       | when messages are sent: script, random gaps, or stdin        |
+//! | [`latency`]        | wall-clock helpers and the avg/p50/p99/max summary           |
+//! | [`machine`]        | what the client state machines and their driver share        |
+//! | [`poller`]         | the HTTP polling chat client state machine                   |
+//! | [`ws_client`]      | the WebSocket chat client state machine                      |
+//! | [`autobahn`]       | `autobahn-client`: echo client for the fuzzingserver         |
+//! | [`driver`]         | one mio loop running many clients: sockets, timers, counters |
+//! | [`cli`]            | argument structs and entry points of the subcommands         |
+pub mod autobahn;
+pub mod backoff;
+pub mod cli;
+pub mod driver;
+pub mod http_response;
+pub mod latency;
+pub mod machine;
+pub mod poller;
+pub mod schedule;
+pub mod url;
+pub mod ws_client;

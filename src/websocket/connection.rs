@@ -119,7 +119,8 @@ impl AsRef<[u8]> for Chunk {
 pub enum Event {
     Text(String),
     Binary(Vec<u8>),
-    /// The Pong reply (same payload, RFC 6455 §5.5.3) is already queued.
+    /// The Pong reply (same payload, RFC 6455 §5.5.2) is already queued.
+    /// Pings and Pongs arriving after we sent a Close are discarded unreported.
     Ping(Vec<u8>),
     /// Unsolicited pongs are just reported; nothing else happens (§5.5.3).
     Pong(Vec<u8>),
@@ -131,8 +132,9 @@ pub enum Event {
         reason: String,
     },
     /// We failed the connection (RFC 6455 §7.1.7): a Close with
-    /// `error.close_code()` is queued; the caller logs it once and closes TCP
-    /// when [`Connection::should_close_tcp`] says so.
+    /// `error.close_code()` is queued (unless we had already sent a Close);
+    /// the caller logs it once and closes TCP when
+    /// [`Connection::should_close_tcp`] says so. No events follow.
     Failed(ProtocolError),
 }
 

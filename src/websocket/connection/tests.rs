@@ -306,6 +306,15 @@ mod header_rules {
     }
 
     #[test]
+    fn non_minimal_length_fails_with_1002_rfc_6455_section_5_2() {
+        let mut c = client();
+        let wire = [0x82, 0x7e, 0x00, 0x7d];
+        let error = single_failure(feed(&mut c, &wire));
+        assert!(matches!(error, ProtocolError::NonMinimalLength { .. }));
+        assert_eq!(sent_close_code(&mut c), Some(1002));
+    }
+
+    #[test]
     fn too_big_length_fails_with_1009_before_the_payload_rfc_6455_section_10_4() {
         let config = Config {
             max_message_size: 1000,
@@ -641,6 +650,7 @@ mod closing_handshake {
     #[test]
     fn peer_that_never_answers_times_out() {
         let mut s = server();
+        assert_eq!(s.close_deadline(), None);
         s.close(1000, "");
         output(&mut s);
         let deadline = s.close_deadline().expect("deadline set when Close sent");
@@ -864,4 +874,10 @@ mod round_trip {
         assert!(c.on_eof());
         assert!(s.on_eof());
     }
+}
+
+#[test]
+fn connection_can_move_to_another_thread() {
+    fn assert_send<T: Send>() {}
+    assert_send::<Connection>();
 }

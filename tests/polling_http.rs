@@ -1,12 +1,16 @@
-//! The threaded server over real sockets on 127.0.0.1: framing byte for byte, keep-alive,
-//! refusals and their statuses, and the counters.
+//! Both polling servers over real sockets on 127.0.0.1: framing byte for byte, keep-alive,
+//! refusals and their statuses, and the counters. Every test runs once against the
+//! thread-per-request server and once against the event loop, since both must speak the
+//! same HTTP (they share the parser and the endpoint code, but not the I/O).
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use pushpull::http::Limits;
+use pushpull::server::event_loop::{EventLoopConfig, EventLoopHandle, EventLoopServer};
 use pushpull::server::threaded::{ThreadedConfig, ThreadedHandle, ThreadedServer};
+use pushpull::stats::Stats;
 
 /// Every read in these tests gives up after this.
 const READ_TIMEOUT: Duration = Duration::from_secs(5);
@@ -14,16 +18,83 @@ const POST_HELLO: &[u8] =
     b"POST /messages HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n\
     Content-Length: 42\r\n\r\n{\"name\":\"Alice\",\"text\":\"hi\",\"sent_at\":1.0}";
 
-fn config() -> ThreadedConfig {
-    ThreadedConfig {
-        quiet: true,
-        ..ThreadedConfig::default()
+/// The request deadline for tests that don't exercise it.
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Kind {
+    Threaded,
+    EventLoop,
+}
+
+/// Either server, started on an ephemeral port.
+enum Server {
+    Threaded(ThreadedHandle),
+    EventLoop(EventLoopHandle),
+}
+
+impl Server {
+    fn local_addr(&self) -> std::net::SocketAddr {
+        match self {
+            Server::Threaded(s) => s.local_addr(),
+            Server::EventLoop(s) => s.local_addr(),
+        }
+    }
+
+    fn stats(&self) -> std::sync::Arc<Stats> {
+        match self {
+            Server::Threaded(s) => s.stats(),
+            Server::EventLoop(s) => s.stats(),
+        }
+    }
+
+    fn shutdown(self) {
+        match self {
+            Server::Threaded(s) => s.shutdown(),
+            Server::EventLoop(s) => s.shutdown().unwrap(),
+        }
     }
 }
 
-fn start(config: ThreadedConfig) -> ThreadedHandle {
+/// Start a server whose request deadline (and idle keep-alive limit) is `timeout`.
+fn start(kind: Kind, timeout: Duration) -> Server {
     let addr = "127.0.0.1:0".parse().unwrap();
-    ThreadedServer::bind(addr, config).unwrap().spawn().unwrap()
+    match kind {
+        Kind::Threaded => {
+            let config = ThreadedConfig {
+                quiet: true,
+                request_timeout: timeout,
+                ..ThreadedConfig::default()
+            };
+            Server::Threaded(ThreadedServer::bind(addr, config).unwrap().spawn().unwrap())
+        }
+        Kind::EventLoop => {
+            let config = EventLoopConfig {
+                quiet: true,
+                request_timeout: timeout,
+                idle_timeout: timeout,
+                ..EventLoopConfig::default()
+            };
+            Server::EventLoop(
+                EventLoopServer::bind(addr, config)
+                    .unwrap()
+                    .spawn()
+                    .unwrap(),
+            )
+        }
+    }
+}
+
+/// Turn each `fn name(kind: Kind)` into two tests, `threaded::name` and `event_loop::name`.
+macro_rules! on_both_servers {
+    ($($name:ident),* $(,)?) => {
+        mod threaded {
+            $( #[test] fn $name() { super::$name(super::Kind::Threaded) } )*
+        }
+        mod event_loop {
+            $( #[test] fn $name() { super::$name(super::Kind::EventLoop) } )*
+        }
+    };
 }
 
 /// One response as read off the wire: the head with the Date value blanked, and the body.
@@ -49,7 +120,7 @@ struct Client {
 }
 
 impl Client {
-    fn connect(server: &ThreadedHandle) -> Client {
+    fn connect(server: &Server) -> Client {
         let stream = TcpStream::connect(server.local_addr()).unwrap();
         stream.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
         stream.set_nodelay(true).unwrap();
@@ -127,15 +198,14 @@ fn get(target: &str) -> Vec<u8> {
 }
 
 /// Send `request` on a new connection and read the answer.
-fn exchange(server: &ThreadedHandle, request: &[u8]) -> (Answer, Client) {
+fn exchange(server: &Server, request: &[u8]) -> (Answer, Client) {
     let mut client = Client::connect(server);
     client.send(request);
     (client.read_answer(false), client)
 }
 
-#[test]
-fn request_written_one_byte_at_a_time_gets_a_byte_exact_answer() {
-    let server = start(config());
+fn request_written_one_byte_at_a_time_gets_a_byte_exact_answer(kind: Kind) {
+    let server = start(kind, TIMEOUT);
     let mut client = Client::connect(&server);
     for byte in get("/messages?since=0") {
         client.send(&[byte]);
@@ -147,9 +217,8 @@ fn request_written_one_byte_at_a_time_gets_a_byte_exact_answer() {
     );
 }
 
-#[test]
-fn rfc9112_9_3_2_two_requests_in_one_write_are_answered_in_order() {
-    let server = start(config());
+fn rfc9112_9_3_2_two_requests_in_one_write_are_answered_in_order(kind: Kind) {
+    let server = start(kind, TIMEOUT);
     let mut client = Client::connect(&server);
     client.send(&[POST_HELLO, &get("/messages?since=0")].concat());
 
@@ -167,9 +236,8 @@ fn rfc9112_9_3_2_two_requests_in_one_write_are_answered_in_order() {
     );
 }
 
-#[test]
-fn rfc9110_10_1_1_body_follows_100_continue() {
-    let server = start(config());
+fn rfc9110_10_1_1_body_follows_100_continue(kind: Kind) {
+    let server = start(kind, TIMEOUT);
     let mut client = Client::connect(&server);
     let (head, body) = POST_HELLO.split_at(POST_HELLO.len() - 42);
     let head = [
@@ -185,9 +253,8 @@ fn rfc9110_10_1_1_body_follows_100_continue() {
     assert_eq!(client.read_answer(false).status(), 201);
 }
 
-#[test]
-fn rfc9110_9_3_2_head_gets_the_get_length_and_no_body() {
-    let server = start(config());
+fn rfc9110_9_3_2_head_gets_the_get_length_and_no_body(kind: Kind) {
+    let server = start(kind, TIMEOUT);
     exchange(&server, POST_HELLO);
     let mut client = Client::connect(&server);
 
@@ -202,8 +269,7 @@ fn rfc9110_9_3_2_head_gets_the_get_length_and_no_body() {
     assert_eq!(full.status(), 200);
 }
 
-#[test]
-fn refusals_get_their_status_and_a_json_error() {
+fn refusals_get_their_status_and_a_json_error(kind: Kind) {
     let limits = Limits::default();
     let long_target = format!(
         "GET /{} HTTP/1.1\r\nHost: t\r\n\r\n",
@@ -215,7 +281,12 @@ fn refusals_get_their_status_and_a_json_error() {
     );
     let cases: Vec<(&str, Vec<u8>, u16)> = vec![
         ("unknown path", get("/nope"), 404),
-        ("no WebSocket here", get("/ws"), 501),
+        // The threaded server has no WebSocket at all; the event loop refuses a plain GET.
+        (
+            "no upgrade on /ws",
+            get("/ws"),
+            if kind == Kind::Threaded { 501 } else { 400 },
+        ),
         ("bad since", get("/messages?since=x"), 400),
         (
             "no Host, RFC 9112 §3.2",
@@ -241,7 +312,7 @@ fn refusals_get_their_status_and_a_json_error() {
             400,
         ),
     ];
-    let server = start(config());
+    let server = start(kind, TIMEOUT);
     for (name, request, status) in cases {
         let (answer, _) = exchange(&server, &request);
         assert_eq!(answer.status(), status, "{name}");
@@ -249,26 +320,23 @@ fn refusals_get_their_status_and_a_json_error() {
     }
 }
 
-#[test]
-fn parser_refusals_close_the_connection() {
-    let server = start(config());
+fn parser_refusals_close_the_connection(kind: Kind) {
+    let server = start(kind, TIMEOUT);
     let (answer, mut client) = exchange(&server, b"POST /messages HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_eq!(answer.status(), 411);
     assert!(answer.head.contains("Connection: close\r\n"));
     assert!(client.closed_by_server());
 }
 
-#[test]
-fn rfc9110_15_5_6_method_not_allowed_lists_allow() {
-    let server = start(config());
+fn rfc9110_15_5_6_method_not_allowed_lists_allow(kind: Kind) {
+    let server = start(kind, TIMEOUT);
     let (answer, _) = exchange(&server, b"DELETE /messages HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_eq!(answer.status(), 405);
     assert!(answer.head.contains("Allow: GET, HEAD, POST\r\n"));
 }
 
-#[test]
-fn rfc9112_9_3_http11_keeps_alive_until_connection_close() {
-    let server = start(config());
+fn rfc9112_9_3_http11_keeps_alive_until_connection_close(kind: Kind) {
+    let server = start(kind, TIMEOUT);
     let mut client = Client::connect(&server);
     for _ in 0..3 {
         client.send(&get("/messages"));
@@ -282,9 +350,8 @@ fn rfc9112_9_3_http11_keeps_alive_until_connection_close() {
     assert_eq!(server.stats().snapshot().connections_opened, 1);
 }
 
-#[test]
-fn rfc9112_9_3_http10_closes_unless_keep_alive() {
-    let server = start(config());
+fn rfc9112_9_3_http10_closes_unless_keep_alive(kind: Kind) {
+    let server = start(kind, TIMEOUT);
     let (answer, mut client) = exchange(&server, b"GET /messages HTTP/1.0\r\n\r\n");
     assert!(answer.head.contains("Connection: close\r\n"));
     assert!(client.closed_by_server());
@@ -296,9 +363,8 @@ fn rfc9112_9_3_http10_closes_unless_keep_alive() {
     assert_eq!(client.read_answer(false).status(), 200);
 }
 
-#[test]
-fn polls_and_empty_polls_are_counted() {
-    let server = start(config());
+fn polls_and_empty_polls_are_counted(kind: Kind) {
+    let server = start(kind, TIMEOUT);
     exchange(&server, POST_HELLO);
     let mut client = Client::connect(&server);
     for since in [0, 1, 1, 1] {
@@ -314,12 +380,8 @@ fn polls_and_empty_polls_are_counted() {
     assert_eq!(stats.http_requests, 5);
 }
 
-#[test]
-fn rfc9110_15_5_9_a_request_partway_in_times_out_with_408() {
-    let server = start(ThreadedConfig {
-        request_timeout: Duration::from_millis(200),
-        ..config()
-    });
+fn rfc9110_15_5_9_a_request_partway_in_times_out_with_408(kind: Kind) {
+    let server = start(kind, Duration::from_millis(200));
     let mut client = Client::connect(&server);
     client.send(b"GET /messages HTTP/1.1\r\nHo");
     let answer = client.read_answer(false);
@@ -327,19 +389,14 @@ fn rfc9110_15_5_9_a_request_partway_in_times_out_with_408() {
     assert!(client.closed_by_server());
 }
 
-#[test]
-fn an_idle_connection_is_closed_without_an_answer() {
-    let server = start(ThreadedConfig {
-        request_timeout: Duration::from_millis(200),
-        ..config()
-    });
+fn an_idle_connection_is_closed_without_an_answer(kind: Kind) {
+    let server = start(kind, Duration::from_millis(200));
     let mut client = Client::connect(&server);
     assert!(client.closed_by_server());
 }
 
-#[test]
-fn shutdown_stops_accepting_promptly() {
-    let server = start(config());
+fn shutdown_stops_accepting_promptly(kind: Kind) {
+    let server = start(kind, TIMEOUT);
     let addr = server.local_addr();
     let started = Instant::now();
     server.shutdown();
@@ -347,9 +404,8 @@ fn shutdown_stops_accepting_promptly() {
     assert!(TcpStream::connect(addr).is_err());
 }
 
-#[test]
-fn rfc9112_7_1_chunked_post_written_one_byte_at_a_time_is_stored() {
-    let server = start(config());
+fn rfc9112_7_1_chunked_post_written_one_byte_at_a_time_is_stored(kind: Kind) {
+    let server = start(kind, TIMEOUT);
     let mut client = Client::connect(&server);
     let (first, second) = r#"{"name":"Bob","text":"yo","sent_at":2.5}"#.split_at(16);
     let request = format!(
@@ -368,3 +424,20 @@ fn rfc9112_7_1_chunked_post_written_one_byte_at_a_time_is_stored() {
         br#"{"id":1,"name":"Bob","text":"yo","sent_at":2.5}"#
     );
 }
+
+on_both_servers!(
+    request_written_one_byte_at_a_time_gets_a_byte_exact_answer,
+    rfc9112_9_3_2_two_requests_in_one_write_are_answered_in_order,
+    rfc9110_10_1_1_body_follows_100_continue,
+    rfc9110_9_3_2_head_gets_the_get_length_and_no_body,
+    refusals_get_their_status_and_a_json_error,
+    parser_refusals_close_the_connection,
+    rfc9110_15_5_6_method_not_allowed_lists_allow,
+    rfc9112_9_3_http11_keeps_alive_until_connection_close,
+    rfc9112_9_3_http10_closes_unless_keep_alive,
+    polls_and_empty_polls_are_counted,
+    rfc9110_15_5_9_a_request_partway_in_times_out_with_408,
+    an_idle_connection_is_closed_without_an_answer,
+    shutdown_stops_accepting_promptly,
+    rfc9112_7_1_chunked_post_written_one_byte_at_a_time_is_stored,
+);

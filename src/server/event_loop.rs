@@ -1,0 +1,952 @@
+//! The single-threaded server: one thread, one `mio::Poll`, every connection.
+//!
+//! It serves the polling endpoints (`/messages`), the WebSocket chat room (`/ws`) and the
+//! WebSocket echo endpoint (`/echo`) from the same loop. The protocol work is done by the
+//! sans-I/O cores in [`crate::http`] and [`crate::websocket`]; this file only moves bytes
+//! between them and the sockets, and decides when to stop reading, write or close.
+//!
+//! mio's readiness events are edge-triggered: after a readable event we must read until
+//! `WouldBlock`, or remember that the socket may still hold data. A connection that always
+//! has more to read gets [`READ_BUDGET`] bytes per turn and is put on a resume list, so one
+//! busy peer cannot starve the rest.
+
+use std::collections::VecDeque;
+use std::io::{self, Read};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use log::{debug, info, warn};
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token, Waker};
+
+use crate::chat::{self, Room};
+use crate::http::request::{Limits, Parsed, Request, RequestParser};
+use crate::http::response::{Response, error_response};
+use crate::server::out_queue::OutQueue;
+use crate::server::page;
+use crate::stats::Stats;
+use crate::websocket::{self, Event, Opcode};
+
+const LISTENER: Token = Token(0);
+const WAKER: Token = Token(1);
+/// Connection tokens start here; token `FIRST_CONN + i` is slot `i`.
+const FIRST_CONN: usize = 2;
+
+/// Bytes read from one connection per turn of the loop before others get their turn.
+const READ_BUDGET: usize = 256 * 1024;
+/// Size of the one read buffer shared by all connections.
+const READ_CHUNK: usize = 64 * 1024;
+/// A connection with this much unsent output stops being read until it drains, so a peer that
+/// pipelines requests without reading answers cannot grow our memory.
+const OUTPUT_HIGH_WATER: usize = 1024 * 1024;
+/// A chat member whose unsent output passes this is dropped as too slow to keep up: holding
+/// every broadcast for it forever would make our memory grow with its backlog.
+const SLOW_CONSUMER_LIMIT: usize = 16 * 1024 * 1024;
+/// How often deadlines (request timeouts, close timeouts, idle keep-alive) are checked.
+const TIMER_TICK: Duration = Duration::from_millis(50);
+/// How long accepting pauses after the process ran out of file descriptors.
+const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+/// How long a closing HTTP connection keeps draining the client's unread bytes.
+const LINGER: Duration = Duration::from_secs(2);
+/// The 100 Continue interim response (RFC 9110 §15.2.1).
+const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+
+/// Settings of the event-loop server.
+#[derive(Clone)]
+pub struct EventLoopConfig {
+    pub limits: Limits,
+    /// How many chat messages the polling log keeps.
+    pub log_capacity: usize,
+    /// Don't log each chat message.
+    pub quiet: bool,
+    /// Limits for `/echo` (the conformance endpoint: 16 MiB messages by default).
+    pub echo: websocket::Config,
+    /// Limits for `/ws` (chat messages are small).
+    pub chat: websocket::Config,
+    /// A request that has started arriving must be complete within this (408 otherwise).
+    pub request_timeout: Duration,
+    /// An HTTP keep-alive connection with no request in progress is closed after this.
+    pub idle_timeout: Duration,
+}
+
+impl Default for EventLoopConfig {
+    fn default() -> Self {
+        let chat = websocket::Config {
+            max_message_size: 64 * 1024,
+            max_fragments: 1024,
+            ..websocket::Config::default()
+        };
+        EventLoopConfig {
+            limits: Limits::default(),
+            log_capacity: 10_000,
+            quiet: false,
+            echo: websocket::Config::default(),
+            chat,
+            request_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Which WebSocket endpoint a connection was upgraded on.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Endpoint {
+    Echo,
+    Chat,
+}
+
+/// What a connection's deadline check found due.
+enum Deadline {
+    None,
+    /// A request began arriving and is not complete in time (RFC 9110 §15.5.9: 408).
+    RequestTimeout,
+    /// A keep-alive connection sat unused too long.
+    Idle,
+    /// A closing connection drained the client's input long enough.
+    LingerOver,
+    /// We sent a WebSocket Close and the peer never answered (RFC 6455 §7.1.1).
+    CloseTimeout,
+}
+
+/// What protocol a connection speaks now.
+enum Protocol {
+    Http(HttpState),
+    WebSocket(WsState),
+}
+
+struct HttpState {
+    parser: RequestParser,
+    /// When the request now arriving began (for the 408 deadline).
+    request_started: Option<Instant>,
+}
+
+struct WsState {
+    ws: websocket::Connection,
+    endpoint: Endpoint,
+    /// Frame counters already added to the shared stats.
+    frames_in_counted: u64,
+    frames_out_counted: u64,
+    /// Why we failed the connection, if we did (RFC 6455 §7.1.7); logged at close.
+    failure: Option<String>,
+}
+
+struct Conn {
+    socket: TcpStream,
+    peer: SocketAddr,
+    protocol: Protocol,
+    out: OutQueue,
+    /// Whether write interest is registered (only while output is pending).
+    write_interest: bool,
+    /// Close TCP once the output queue is flushed.
+    close_after_flush: bool,
+    /// The peer has sent FIN.
+    peer_closed: bool,
+    /// Our side is shut for writing after a final HTTP response; until this time we read
+    /// and discard what the client still sends, then close (see `linger`).
+    lingering_until: Option<Instant>,
+    last_activity: Instant,
+}
+
+/// A running event-loop server, bound and ready.
+pub struct EventLoopServer {
+    poll: Poll,
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    config: EventLoopConfig,
+    slots: Vec<Option<Conn>>,
+    free_slots: Vec<usize>,
+    /// Slots closed during this turn; reusable only after the turn, so that a stale event
+    /// for a closed token never reaches the connection that takes its slot.
+    closed_this_turn: Vec<usize>,
+    /// Connections whose read budget ran out while the socket still had data.
+    resume_reads: VecDeque<usize>,
+    room: Room,
+    stats: Arc<Stats>,
+    read_buf: Vec<u8>,
+    accept_paused_until: Option<Instant>,
+    stop: Arc<AtomicBool>,
+    waker: Arc<Waker>,
+}
+
+/// Handle to a server running on its own thread.
+pub struct EventLoopHandle {
+    local_addr: SocketAddr,
+    stats: Arc<Stats>,
+    stop: Arc<AtomicBool>,
+    waker: Arc<Waker>,
+    thread: Option<JoinHandle<io::Result<()>>>,
+}
+
+impl EventLoopHandle {
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub fn stats(&self) -> Arc<Stats> {
+        Arc::clone(&self.stats)
+    }
+
+    /// The server thread's id in the kernel's terms is not exposed by std; the experiment
+    /// measures CPU time through [`std::thread::Thread`] names instead.
+    pub fn thread(&self) -> Option<&std::thread::Thread> {
+        self.thread.as_ref().map(|t| t.thread())
+    }
+
+    /// Stop the loop and wait for its thread. Open connections are dropped.
+    pub fn shutdown(mut self) -> io::Result<()> {
+        self.stop_and_join()
+    }
+
+    fn stop_and_join(&mut self) -> io::Result<()> {
+        self.stop.store(true, Ordering::SeqCst);
+        self.waker.wake()?;
+        match self.thread.take() {
+            Some(t) => t
+                .join()
+                .unwrap_or_else(|_| Err(io::Error::other("server thread panicked"))),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for EventLoopHandle {
+    fn drop(&mut self) {
+        let _ = self.stop_and_join();
+    }
+}
+
+impl EventLoopServer {
+    /// Bind the listening socket and prepare the loop.
+    pub fn bind(addr: SocketAddr, config: EventLoopConfig) -> io::Result<Self> {
+        let poll = Poll::new()?;
+        let mut listener = TcpListener::bind(addr)?;
+        let local_addr = listener.local_addr()?;
+        poll.registry()
+            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let stats = Arc::new(Stats::default());
+        let room = Room::new(config.log_capacity, Arc::clone(&stats), config.quiet);
+        Ok(EventLoopServer {
+            poll,
+            listener,
+            local_addr,
+            config,
+            slots: Vec::new(),
+            free_slots: Vec::new(),
+            closed_this_turn: Vec::new(),
+            resume_reads: VecDeque::new(),
+            room,
+            stats,
+            read_buf: vec![0; READ_CHUNK],
+            accept_paused_until: None,
+            stop: Arc::new(AtomicBool::new(false)),
+            waker,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub fn stats(&self) -> Arc<Stats> {
+        Arc::clone(&self.stats)
+    }
+
+    /// Run the loop on a new thread named `event-loop`.
+    pub fn spawn(self) -> io::Result<EventLoopHandle> {
+        let local_addr = self.local_addr;
+        let stats = self.stats();
+        let stop = Arc::clone(&self.stop);
+        let waker = Arc::clone(&self.waker);
+        let thread = std::thread::Builder::new()
+            .name("event-loop".into())
+            .spawn(move || self.run())?;
+        Ok(EventLoopHandle {
+            local_addr,
+            stats,
+            stop,
+            waker,
+            thread: Some(thread),
+        })
+    }
+
+    /// Run the loop on this thread until stopped.
+    pub fn run(mut self) -> io::Result<()> {
+        info!("event-loop server listening on {}", self.local_addr);
+        let mut events = Events::with_capacity(1024);
+        let mut next_tick = Instant::now() + TIMER_TICK;
+
+        while !self.stop.load(Ordering::SeqCst) {
+            // Resumed readers mean there is work now: poll without sleeping.
+            let timeout = if self.resume_reads.is_empty() {
+                next_tick.saturating_duration_since(Instant::now())
+            } else {
+                Duration::ZERO
+            };
+            if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+
+            for event in events.iter() {
+                match event.token() {
+                    LISTENER => self.accept_all(),
+                    WAKER => {}
+                    Token(t) => self.on_ready(t - FIRST_CONN, event),
+                }
+            }
+            self.run_resumed_reads();
+
+            if Instant::now() >= next_tick {
+                self.check_deadlines(Instant::now());
+                next_tick = Instant::now() + TIMER_TICK;
+            }
+            self.free_slots.append(&mut self.closed_this_turn);
+        }
+        info!("event-loop server on {} stopped", self.local_addr);
+        Ok(())
+    }
+
+    // ---- accepting ------------------------------------------------------------------------
+
+    fn accept_all(&mut self) {
+        if self.accept_paused_until.is_some_and(|t| Instant::now() < t) {
+            return;
+        }
+        self.accept_paused_until = None;
+        loop {
+            match self.listener.accept() {
+                Ok((socket, peer)) => self.add_connection(socket, peer),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // Out of file descriptors (EMFILE/ENFILE): the pending connections stay in
+                // the listen queue; try again shortly instead of spinning on the error.
+                Err(e) => {
+                    warn!("accept failed: {e}; pausing accepts for {ACCEPT_PAUSE:?}");
+                    self.accept_paused_until = Some(Instant::now() + ACCEPT_PAUSE);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn add_connection(&mut self, mut socket: TcpStream, peer: SocketAddr) {
+        Stats::add(&self.stats.connections_opened, 1);
+
+        // Small frames and responses must leave at once, not wait for an ACK (Nagle).
+        if let Err(e) = socket.set_nodelay(true) {
+            debug!("{peer}: TCP_NODELAY failed: {e}");
+        }
+        let slot = self.free_slots.pop().unwrap_or_else(|| {
+            self.slots.push(None);
+            self.slots.len() - 1
+        });
+        let token = Token(slot + FIRST_CONN);
+        if let Err(e) = self
+            .poll
+            .registry()
+            .register(&mut socket, token, Interest::READABLE)
+        {
+            warn!("{peer}: register failed: {e}");
+            self.free_slots.push(slot);
+            return;
+        }
+        debug!("{peer}: connection opened");
+        self.slots[slot] = Some(Conn {
+            socket,
+            peer,
+            protocol: Protocol::Http(HttpState {
+                parser: RequestParser::new(self.config.limits),
+                request_started: None,
+            }),
+            out: OutQueue::default(),
+            write_interest: false,
+            close_after_flush: false,
+            peer_closed: false,
+            lingering_until: None,
+            last_activity: Instant::now(),
+        });
+    }
+
+    // ---- readiness ------------------------------------------------------------------------
+
+    fn on_ready(&mut self, slot: usize, event: &mio::event::Event) {
+        if self.conn(slot).is_none() {
+            return;
+        }
+        if event.is_writable() {
+            self.flush(slot);
+        }
+        if event.is_readable() || event.is_read_closed() || event.is_error() {
+            self.read_some(slot);
+        }
+    }
+
+    fn run_resumed_reads(&mut self) {
+        for _ in 0..self.resume_reads.len() {
+            let Some(slot) = self.resume_reads.pop_front() else {
+                break;
+            };
+            self.read_some(slot);
+        }
+    }
+
+    /// Read up to the budget, handing each chunk to the connection's protocol.
+    fn read_some(&mut self, slot: usize) {
+        // The shared buffer is taken out while protocol code (which needs `self`) runs.
+        let mut buf = std::mem::take(&mut self.read_buf);
+        self.read_with(slot, &mut buf);
+        self.read_buf = buf;
+    }
+
+    fn read_with(&mut self, slot: usize, buf: &mut [u8]) {
+        let mut budget = READ_BUDGET;
+        loop {
+            let Some(conn) = self.slots.get_mut(slot).and_then(Option::as_mut) else {
+                return;
+            };
+            if conn.lingering_until.is_some() {
+                return self.discard_input(slot, buf);
+            }
+            if conn.close_after_flush || conn.peer_closed {
+                return;
+            }
+            // Too much unsent output: stop reading until the peer takes it (see flush).
+            if conn.out.pending() >= OUTPUT_HIGH_WATER {
+                return;
+            }
+            if budget == 0 {
+                self.resume_reads.push_back(slot);
+                return;
+            }
+
+            let want = budget.min(buf.len());
+            match conn.socket.read(&mut buf[..want]) {
+                Ok(0) => return self.on_peer_eof(slot),
+                Ok(n) => {
+                    budget -= n;
+                    conn.last_activity = Instant::now();
+                    self.on_bytes(slot, &buf[..n]);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // Reset or another socket error: the peer is gone without a goodbye.
+                Err(e) => return self.drop_connection(slot, &format!("read error: {e}")),
+            }
+        }
+    }
+
+    /// Read and drop what a lingering connection's client still sends; close on its FIN.
+    fn discard_input(&mut self, slot: usize, buf: &mut [u8]) {
+        let Some(conn) = self.slots.get_mut(slot).and_then(Option::as_mut) else {
+            return;
+        };
+        for _ in 0..READ_BUDGET / READ_CHUNK {
+            match conn.socket.read(buf) {
+                Ok(0) => return self.close_connection(slot, "client closed after the response"),
+                Ok(_) => continue,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(_) => {
+                    return self.close_connection(slot, "client went away after the response");
+                }
+            }
+        }
+        self.resume_reads.push_back(slot);
+    }
+
+    fn on_bytes(&mut self, slot: usize, bytes: &[u8]) {
+        let is_http = matches!(
+            self.conn(slot).map(|c| &c.protocol),
+            Some(Protocol::Http(_))
+        );
+        if is_http {
+            self.on_http_bytes(slot, bytes);
+        } else {
+            self.on_ws_bytes(slot, bytes);
+        }
+        self.flush(slot);
+    }
+
+    fn on_peer_eof(&mut self, slot: usize) {
+        let Some(conn) = self.slots.get_mut(slot).and_then(Option::as_mut) else {
+            return;
+        };
+        conn.peer_closed = true;
+        match &mut conn.protocol {
+            Protocol::Http(_) => {
+                // A half-closed HTTP client may still want the answers already queued.
+                conn.close_after_flush = true;
+                self.flush(slot);
+            }
+            Protocol::WebSocket(state) => {
+                let clean = state.ws.on_eof();
+                let endpoint = state.endpoint;
+                if clean {
+                    self.close_connection(slot, &format!("{endpoint:?} closed cleanly"));
+                } else {
+                    self.drop_connection(slot, "peer closed TCP without a closing handshake");
+                }
+            }
+        }
+    }
+
+    // ---- HTTP ----------------------------------------------------------------------------
+
+    fn on_http_bytes(&mut self, slot: usize, bytes: &[u8]) {
+        let Some(state) = self.http_state(slot) else {
+            return;
+        };
+        state.parser.push(bytes);
+        loop {
+            let Some(state) = self.http_state(slot) else {
+                return;
+            };
+            if state.request_started.is_none() && !state.parser.is_idle() {
+                state.request_started = Some(Instant::now());
+            }
+            let next = state.parser.next();
+            match next {
+                Ok(None) => return,
+                Ok(Some(Parsed::Continue)) => self.queue(slot, CONTINUE.to_vec()),
+                Ok(Some(Parsed::Request(request))) => {
+                    if let Some(state) = self.http_state(slot) {
+                        state.request_started = None;
+                    }
+                    if !self.on_request(slot, request) {
+                        return;
+                    }
+                }
+                Err(err) => {
+                    let peer = self.conn(slot).map(|c| c.peer);
+                    debug!("{peer:?}: bad request: {err}");
+                    Stats::add(&self.stats.http_errors, 1);
+                    self.respond(slot, error_response(&err), false);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Answer one request. Returns whether more requests may follow on this connection.
+    fn on_request(&mut self, slot: usize, request: Request) -> bool {
+        Stats::add(&self.stats.http_requests, 1);
+        let head_only = request.head.method == "HEAD";
+
+        match request.head.path() {
+            "/ws" => return self.upgrade(slot, &request, Endpoint::Chat),
+            "/echo" => return self.upgrade(slot, &request, Endpoint::Echo),
+            _ => {}
+        }
+
+        let handled = match request.head.path() {
+            "/" => chat::polling::Handled {
+                response: page::serve(&request),
+                posted: None,
+            },
+            _ => chat::polling::handle(&request, &mut self.room),
+        };
+        let response = handled.response.for_request(&request.head);
+        if response.status >= 400 {
+            Stats::add(&self.stats.http_errors, 1);
+        }
+        let more = !response.close;
+        self.respond(slot, response, head_only);
+        if let Some(message) = handled.posted {
+            self.broadcast(&message);
+        }
+        more
+    }
+
+    /// Queue a response; a response that closes the connection ends reading from it.
+    fn respond(&mut self, slot: usize, response: Response, head_only: bool) {
+        self.queue(slot, response.encode(head_only));
+        if response.close
+            && let Some(conn) = self.conn_mut(slot)
+        {
+            conn.close_after_flush = true;
+        }
+    }
+
+    /// The opening handshake, server side (RFC 6455 §4.2).
+    fn upgrade(&mut self, slot: usize, request: &Request, endpoint: Endpoint) -> bool {
+        let accept = match websocket::handshake::check_upgrade_request(&request.head) {
+            Ok(accept) => accept,
+            Err(err) => {
+                let peer = self.conn(slot).map(|c| c.peer);
+                debug!("{peer:?}: handshake refused: {err}");
+                let mut response = chat::polling::error(err.status, &err.reason);
+                // RFC 6455 §4.4: tell the client which version we speak.
+                if err.is_version_mismatch() {
+                    response = response.header("Sec-WebSocket-Version", "13");
+                }
+                response.close = true;
+                self.respond(slot, response, false);
+                return false;
+            }
+        };
+
+        let config = match endpoint {
+            Endpoint::Echo => self.config.echo.clone(),
+            Endpoint::Chat => self.config.chat.clone(),
+        };
+        let Some(Protocol::Http(state)) = self.conn_mut(slot).map(|c| &mut c.protocol) else {
+            return false;
+        };
+        // Bytes that came in the same read as the head are the first frame bytes.
+        let early_frames = state.parser.take_buffered();
+        let mut ws = websocket::Connection::new(websocket::Role::Server, config);
+        ws.receive(&early_frames);
+
+        self.queue(slot, websocket::handshake::switching_protocols(&accept));
+        let Some(conn) = self.conn_mut(slot) else {
+            return false;
+        };
+        let peer = conn.peer;
+        conn.protocol = Protocol::WebSocket(WsState {
+            ws,
+            endpoint,
+            frames_in_counted: 0,
+            frames_out_counted: 0,
+            failure: None,
+        });
+        self.stats.ws_open.fetch_add(1, Ordering::Relaxed);
+        info!("{peer}: WebSocket open on {endpoint:?}");
+        self.stats
+            .ws_bytes_in
+            .fetch_add(early_frames.len() as u64, Ordering::Relaxed);
+        self.drive_ws(slot);
+        false
+    }
+
+    // ---- WebSocket -----------------------------------------------------------------------
+
+    fn on_ws_bytes(&mut self, slot: usize, bytes: &[u8]) {
+        self.stats
+            .ws_bytes_in
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        if let Some(state) = self.ws_state(slot) {
+            state.ws.receive(bytes);
+        }
+        self.drive_ws(slot);
+    }
+
+    /// Handle every event the buffered bytes produce, then move output to the socket queue.
+    fn drive_ws(&mut self, slot: usize) {
+        loop {
+            let Some(state) = self.ws_state(slot) else {
+                return;
+            };
+            let Some(event) = state.ws.next_event() else {
+                break;
+            };
+            let endpoint = state.endpoint;
+            self.on_ws_event(slot, endpoint, event);
+        }
+        self.collect_ws_output(slot);
+    }
+
+    fn on_ws_event(&mut self, slot: usize, endpoint: Endpoint, event: Event) {
+        let peer = self.conn(slot).map(|c| c.peer);
+        match (endpoint, event) {
+            (Endpoint::Echo, Event::Text(text)) => self.ws_send(slot, |ws| ws.send_text(&text)),
+            (Endpoint::Echo, Event::Binary(data)) => self.ws_send(slot, |ws| ws.send_binary(&data)),
+            (Endpoint::Chat, Event::Text(text)) => self.on_chat_text(slot, &text),
+            (Endpoint::Chat, Event::Binary(_)) => {
+                // RFC 6455 §7.4.1: 1003, a data type this endpoint cannot accept.
+                debug!("{peer:?}: binary message on /ws refused with 1003");
+                if let Some(state) = self.ws_state(slot) {
+                    state.ws.close(1003, "the chat accepts text messages only");
+                }
+            }
+            (_, Event::Ping(_)) | (_, Event::Pong(_)) => {}
+            (_, Event::Close { code, reason }) => {
+                debug!("{peer:?}: peer sent Close {code:?} {reason:?}");
+            }
+            (_, Event::Failed(err)) => {
+                debug!("{peer:?}: failing the WebSocket connection: {err}");
+                if let Some(state) = self.ws_state(slot) {
+                    state.failure = Some(format!("{err} (close code {})", err.close_code()));
+                }
+            }
+        }
+    }
+
+    fn ws_send(
+        &mut self,
+        slot: usize,
+        send: impl FnOnce(&mut websocket::Connection) -> Result<(), websocket::SendError>,
+    ) {
+        if let Some(state) = self.ws_state(slot) {
+            // A refused send only means we are already closing: nothing to deliver then.
+            let _ = send(&mut state.ws);
+        }
+    }
+
+    fn on_chat_text(&mut self, slot: usize, text: &str) {
+        match chat::parse_client_message(text.as_bytes()) {
+            Ok(message) => {
+                let stored = self.room.post(message);
+                self.broadcast(&stored);
+            }
+            Err(reason) => {
+                // Bad chat JSON is answered to this client alone; the connection stays open.
+                let reply = serde_json::json!({ "error": reason }).to_string();
+                self.ws_send(slot, |ws| ws.send_text(&reply));
+            }
+        }
+    }
+
+    /// Push a stored message to every open `/ws` member: encoded once, shared by all.
+    fn broadcast(&mut self, message: &chat::StoredMessage) {
+        let json = match serde_json::to_vec(message) {
+            Ok(json) => json,
+            Err(e) => return warn!("cannot encode message {}: {e}", message.id),
+        };
+        let frame: Arc<[u8]> = websocket::encode_frame(Opcode::Text, true, &json, None).into();
+
+        for slot in 0..self.slots.len() {
+            let Some(state) = self.ws_state(slot) else {
+                continue;
+            };
+            if state.endpoint != Endpoint::Chat {
+                continue;
+            }
+            if state.ws.send_shared(Arc::clone(&frame)).is_err() {
+                continue;
+            }
+            self.collect_ws_output(slot);
+            self.flush(slot);
+        }
+    }
+
+    /// Move the connection's queued frames to the socket queue and account for them.
+    fn collect_ws_output(&mut self, slot: usize) {
+        let Some(conn) = self.slots.get_mut(slot).and_then(Option::as_mut) else {
+            return;
+        };
+        let Protocol::WebSocket(state) = &mut conn.protocol else {
+            return;
+        };
+        while let Some(chunk) = state.ws.take_output() {
+            conn.out.push(chunk);
+        }
+
+        let frames_in = state.ws.frames_in();
+        let frames_out = state.ws.frames_out();
+        let new_in = frames_in - state.frames_in_counted;
+        let new_out = frames_out - state.frames_out_counted;
+        state.frames_in_counted = frames_in;
+        state.frames_out_counted = frames_out;
+        if state.ws.should_close_tcp() {
+            conn.close_after_flush = true;
+        }
+        let backlog = conn.out.pending();
+        let endpoint = state.endpoint;
+        self.stats.ws_frames_in.fetch_add(new_in, Ordering::Relaxed);
+        self.stats
+            .ws_frames_out
+            .fetch_add(new_out, Ordering::Relaxed);
+
+        if endpoint == Endpoint::Chat && backlog > SLOW_CONSUMER_LIMIT {
+            self.drop_connection(slot, "too slow to take broadcasts; output backlog full");
+        }
+    }
+
+    // ---- writing and closing -------------------------------------------------------------
+
+    fn queue(&mut self, slot: usize, bytes: Vec<u8>) {
+        if let Some(conn) = self.conn_mut(slot) {
+            conn.out.push_bytes(bytes);
+        }
+    }
+
+    /// Write what is queued; ask for write readiness only while bytes remain.
+    fn flush(&mut self, slot: usize) {
+        let Some(conn) = self.slots.get_mut(slot).and_then(Option::as_mut) else {
+            return;
+        };
+        let was_backlogged = conn.out.pending() >= OUTPUT_HIGH_WATER;
+        let written = match conn.out.flush_to(&mut conn.socket) {
+            Ok(n) => n,
+            Err(e) => return self.drop_connection(slot, &format!("write error: {e}")),
+        };
+        if matches!(conn.protocol, Protocol::WebSocket(_)) {
+            self.stats
+                .ws_bytes_out
+                .fetch_add(written as u64, Ordering::Relaxed);
+        }
+
+        let token = Token(slot + FIRST_CONN);
+        let pending = !conn.out.is_empty();
+        if pending != conn.write_interest {
+            let interest = if pending {
+                Interest::READABLE | Interest::WRITABLE
+            } else {
+                Interest::READABLE
+            };
+            if let Err(e) = self
+                .poll
+                .registry()
+                .reregister(&mut conn.socket, token, interest)
+            {
+                return self.drop_connection(slot, &format!("reregister failed: {e}"));
+            }
+            conn.write_interest = pending;
+        }
+
+        if !pending && conn.close_after_flush {
+            return self.finish(slot);
+        }
+        // Reading paused on a full queue: the socket may hold data no event will announce.
+        if was_backlogged && conn.out.pending() < OUTPUT_HIGH_WATER {
+            self.resume_reads.push_back(slot);
+        }
+    }
+
+    /// Everything is written and the connection is to end.
+    ///
+    /// A WebSocket (or an HTTP client that already sent FIN) is closed at once. An HTTP
+    /// connection is shut for writing first and lingers: closing a socket that still has
+    /// unread input makes the kernel send RST, which can destroy the response before the
+    /// client has read it (RFC 9112 §9.6 describes this staged close).
+    fn finish(&mut self, slot: usize) {
+        let Some(conn) = self.slots.get_mut(slot).and_then(Option::as_mut) else {
+            return;
+        };
+        let is_http = matches!(conn.protocol, Protocol::Http(_));
+        if !is_http || conn.peer_closed {
+            return self.close_connection(slot, "done");
+        }
+        if conn.lingering_until.is_none() {
+            let _ = conn.socket.shutdown(std::net::Shutdown::Write);
+            conn.lingering_until = Some(Instant::now() + LINGER);
+            self.resume_reads.push_back(slot);
+        }
+    }
+
+    fn check_deadlines(&mut self, now: Instant) {
+        for slot in 0..self.slots.len() {
+            match self.deadline_action(slot, now) {
+                Deadline::None => {}
+                Deadline::RequestTimeout => {
+                    let body = serde_json::json!({"error": "request not received in time"});
+                    let mut response = Response::json(408, &body);
+                    response.close = true;
+                    self.respond(slot, response, false);
+                    self.flush(slot);
+                }
+                Deadline::Idle => self.close_connection(slot, "idle keep-alive timeout"),
+                Deadline::LingerOver => self.close_connection(slot, "linger time over"),
+                Deadline::CloseTimeout => {
+                    if let Some(state) = self.ws_state(slot) {
+                        state.ws.on_timeout(now);
+                    }
+                    self.collect_ws_output(slot);
+                    self.flush(slot);
+                }
+            }
+        }
+    }
+
+    fn deadline_action(&mut self, slot: usize, now: Instant) -> Deadline {
+        let (request_timeout, idle_timeout) =
+            (self.config.request_timeout, self.config.idle_timeout);
+        let Some(conn) = self.conn_mut(slot) else {
+            return Deadline::None;
+        };
+        let idle_for = now - conn.last_activity;
+        let nothing_queued = conn.out.is_empty();
+        let closing = conn.close_after_flush;
+        if conn.lingering_until.is_some_and(|t| now >= t) {
+            return Deadline::LingerOver;
+        }
+        match &mut conn.protocol {
+            Protocol::Http(state) => {
+                let started = state.request_started;
+                if !closing && started.is_some_and(|t| now - t > request_timeout) {
+                    state.request_started = None;
+                    Deadline::RequestTimeout
+                } else if state.parser.is_idle() && nothing_queued && idle_for > idle_timeout {
+                    Deadline::Idle
+                } else {
+                    Deadline::None
+                }
+            }
+            Protocol::WebSocket(state) => match state.ws.close_deadline() {
+                Some(deadline) if now >= deadline => Deadline::CloseTimeout,
+                _ => Deadline::None,
+            },
+        }
+    }
+
+    /// Close after an orderly end (HTTP done, WebSocket closing handshake finished).
+    fn close_connection(&mut self, slot: usize, why: &str) {
+        self.remove(slot, why, true);
+    }
+
+    /// Close after an error or a vanished peer.
+    fn drop_connection(&mut self, slot: usize, why: &str) {
+        self.remove(slot, why, false);
+    }
+
+    fn remove(&mut self, slot: usize, why: &str, clean: bool) {
+        let Some(mut conn) = self.slots.get_mut(slot).and_then(Option::take) else {
+            return;
+        };
+        let _ = self.poll.registry().deregister(&mut conn.socket);
+        self.closed_this_turn.push(slot);
+        Stats::add(&self.stats.connections_closed, 1);
+
+        let Protocol::WebSocket(state) = &conn.protocol else {
+            return debug!("{}: HTTP connection closed ({why})", conn.peer);
+        };
+        self.stats.ws_open.fetch_sub(1, Ordering::Relaxed);
+        let clean = clean && state.ws.state() == websocket::State::Closed;
+        if let Some(failure) = &state.failure {
+            info!(
+                "{}: WebSocket {:?} failed: {failure}",
+                conn.peer, state.endpoint
+            );
+        } else if clean {
+            info!(
+                "{}: WebSocket {:?} closed cleanly",
+                conn.peer, state.endpoint
+            );
+        } else {
+            info!(
+                "{}: WebSocket {:?} dropped abnormally: {why}",
+                conn.peer, state.endpoint
+            );
+        }
+    }
+
+    // ---- slot access ---------------------------------------------------------------------
+
+    fn conn(&self, slot: usize) -> Option<&Conn> {
+        self.slots.get(slot).and_then(Option::as_ref)
+    }
+
+    fn conn_mut(&mut self, slot: usize) -> Option<&mut Conn> {
+        self.slots.get_mut(slot).and_then(Option::as_mut)
+    }
+
+    fn http_state(&mut self, slot: usize) -> Option<&mut HttpState> {
+        match &mut self.conn_mut(slot)?.protocol {
+            Protocol::Http(state) => Some(state),
+            Protocol::WebSocket(_) => None,
+        }
+    }
+
+    fn ws_state(&mut self, slot: usize) -> Option<&mut WsState> {
+        match &mut self.conn_mut(slot)?.protocol {
+            Protocol::WebSocket(state) => Some(state),
+            Protocol::Http(_) => None,
+        }
+    }
+}
