@@ -3,7 +3,7 @@
 //! Delivery is checked message by message: a message sent at `t` by client `s` should
 //! reach every other client that was in the room at `t` (its online interval covers `t`).
 //! A receipt is matched to its message by sender name and `sent_at`, which the sender
-//! embeds and every receiver gets back unchanged.
+//! embeds and every receiver gets back (to within a float's last bit).
 
 use std::collections::{HashMap, HashSet};
 
@@ -20,12 +20,38 @@ use crate::stats::StatsSnapshot;
 /// generator, not the server, may have been the bottleneck.
 pub const GENERATOR_BUSY_WARNING: f64 = 0.9;
 
-/// A message's identity across sender and receivers: the sender's name and its `sent_at`
-/// in whole microseconds (robust to the last bit of a float's JSON round trip).
-type MessageKey = (String, i64);
+/// A receipt's `sent_at` matches a sent message's when they differ by less than this: the
+/// value makes a round trip through JSON text, which may cost its last bit.
+const SENT_AT_TOLERANCE_MS: f64 = 1e-3;
 
-fn key(sender: &str, sent_at_ms: f64) -> MessageKey {
-    (sender.to_string(), (sent_at_ms * 1000.0).round() as i64)
+/// A message: its sender's index and its place in that sender's `sent_at_ms`.
+type MessageKey = (usize, usize);
+
+/// One sender's index and its sent times, sorted, each with its place in `sent_at_ms`.
+type SentTimes = (usize, Vec<(f64, usize)>);
+
+/// Finds the message a receipt is of, by sender name and `sent_at`.
+struct MessageIndex<'a> {
+    senders: HashMap<&'a str, SentTimes>,
+}
+
+impl<'a> MessageIndex<'a> {
+    fn new(records: &'a [ClientRecord]) -> MessageIndex<'a> {
+        let mut senders = HashMap::new();
+        for (s, record) in records.iter().enumerate() {
+            let mut times: Vec<(f64, usize)> = record.sent_at_ms.iter().copied().zip(0..).collect();
+            times.sort_by(|a, b| a.0.total_cmp(&b.0));
+            senders.insert(record.name.as_str(), (s, times));
+        }
+        MessageIndex { senders }
+    }
+
+    fn find(&self, sender: &str, sent_at_ms: f64) -> Option<MessageKey> {
+        let (s, times) = self.senders.get(sender)?;
+        let at = times.partition_point(|&(t, _)| t < sent_at_ms - SENT_AT_TOLERANCE_MS);
+        let &(t, m) = times.get(at)?;
+        ((t - sent_at_ms).abs() < SENT_AT_TOLERANCE_MS).then_some((*s, m))
+    }
 }
 
 /// Whether every message reached everyone who was there.
@@ -172,6 +198,18 @@ fn judge(result: &mut RunResult, outcome: &RunOutcome) {
             c.connections_opened, result.connections
         ));
     }
+    if result.delivery.unknown > 0 {
+        result.warnings.push(format!(
+            "{} receipts match no message a client sent",
+            result.delivery.unknown
+        ));
+    }
+    if result.server.messages_posted != result.delivery.sent {
+        result.warnings.push(format!(
+            "clients sent {} messages, the server stored {}",
+            result.delivery.sent, result.server.messages_posted
+        ));
+    }
     if let (Some(cpu), true) = (result.generator_cpu_s, result.wall_s > 0.0) {
         let busy = cpu / result.wall_s;
         if busy > GENERATOR_BUSY_WARNING {
@@ -243,21 +281,22 @@ pub fn delivery(records: &[ClientRecord]) -> Delivery {
     let mut d = Delivery::default();
     let mut expected: HashMap<MessageKey, Vec<usize>> = HashMap::new();
     for (s, sender) in records.iter().enumerate() {
-        for &t in &sender.sent_at_ms {
+        for (m, &t) in sender.sent_at_ms.iter().enumerate() {
             let recipients: Vec<usize> = (0..records.len())
                 .filter(|&r| r != s && online_at(&records[r], t))
                 .collect();
             d.sent += 1;
             d.expected += recipients.len() as u64;
-            expected.insert(key(&sender.name, t), recipients);
+            expected.insert((s, m), recipients);
         }
     }
 
+    let index = MessageIndex::new(records);
     for (r, receiver) in records.iter().enumerate() {
         let mut seen: HashSet<MessageKey> = HashSet::new();
         for receipt in &receiver.receipts {
-            let k = key(&receipt.sender, receipt.sent_at_ms);
-            let Some(recipients) = expected.get(&k) else {
+            let found = index.find(&receipt.sender, receipt.sent_at_ms);
+            let Some((k, recipients)) = found.and_then(|k| Some((k, expected.get(&k)?))) else {
                 d.unknown += 1;
                 continue;
             };
@@ -385,6 +424,16 @@ mod tests {
         ];
         let d = delivery(&[a, b]);
         assert_eq!((d.delivered, d.duplicates, d.unknown, d.lost), (1, 1, 1, 0));
+    }
+
+    #[test]
+    fn a_sent_at_one_bit_off_after_json_still_matches_its_message() {
+        let sent = 1_796_360_136_456.696_5;
+        let a = client("a", Some((0.0, 2e12)), &[sent]);
+        let mut b = client("b", Some((0.0, 2e12)), &[]);
+        b.receipts = vec![receipt("a", f64::from_bits(sent.to_bits() + 1), sent + 1.0)];
+        let d = delivery(&[a, b]);
+        assert_eq!((d.delivered, d.lost, d.unknown), (1, 0, 0));
     }
 
     #[test]

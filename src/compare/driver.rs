@@ -8,10 +8,13 @@
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde::Serialize;
+
+use super::procfs::CpuTime;
 
 /// How the simulated clients talk to the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -150,10 +153,20 @@ pub struct ClientRecord {
     pub errors: ClientErrors,
 }
 
+/// What a driver hands back from one run.
+#[derive(Debug, Default)]
+pub struct DriverRun {
+    /// One record per client, in client order.
+    pub records: Vec<ClientRecord>,
+    /// CPU time of any helper threads the driver used besides the calling thread (whose
+    /// own time the experiment measures); counted as the generator's.
+    pub helper_cpu: Option<CpuTime>,
+}
+
 /// Runs the simulated clients of one [`LoadPlan`] on the calling thread.
 pub trait LoadDriver: Sync {
     /// Run the plan to its end (`send_for + drain`), bumping `live` as it goes. An `Err` is
     /// a failure to run at all (e.g. no event loop); failures of single connections are
     /// counted in the records instead.
-    fn run(&self, plan: &LoadPlan, live: &LiveCounters) -> io::Result<Vec<ClientRecord>>;
+    fn run(&self, plan: &LoadPlan, live: &Arc<LiveCounters>) -> io::Result<DriverRun>;
 }

@@ -11,6 +11,7 @@
 //! | [`config`]    | the experiment's settings and the `compare` command line           |
 //! | [`system`]    | the systems compared, and starting their servers                  |
 //! | [`driver`]    | the contract with the client driver: plan, live counters, records |
+//! | [`crate_driver`] | that contract over the crate's own mio client driver           |
 //! | [`run`]       | one run: threads, per-second samples, CPU, memory, overflows      |
 //! | [`analysis`]  | delivery check, latency, per-second series, failure verdicts      |
 //! | [`latency`]   | avg and nearest-rank percentiles                                  |
@@ -23,6 +24,7 @@
 
 pub mod analysis;
 pub mod config;
+pub mod crate_driver;
 pub mod driver;
 pub mod latency;
 pub mod procfs;
@@ -36,6 +38,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub use analysis::RunResult;
 pub use config::{CompareArgs, Config};
+pub use crate_driver::CrateDriver;
 pub use driver::{ClientRecord, LiveCounters, LoadDriver, LoadPlan, Receipt, Transport};
 pub use results::Experiment;
 pub use system::{CrateServers, ServerFactory, ServerKind, System};
@@ -94,4 +97,14 @@ pub fn main_with(
     experiment.write(&path)?;
     eprintln!("[compare] wrote {}", path.display());
     Ok(experiment)
+}
+
+/// `pushpull compare` with the crate's own servers and client driver. Hundreds of
+/// clients would log every connection at `info`, so that level is lowered to `warn` for the
+/// run; `--log debug` or `trace` is kept as asked.
+pub fn run_compare(args: &CompareArgs) -> io::Result<()> {
+    if log::max_level() == log::LevelFilter::Info {
+        log::set_max_level(log::LevelFilter::Warn);
+    }
+    main_with(args, &CrateServers, &CrateDriver).map(|_| ())
 }

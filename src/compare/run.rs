@@ -238,10 +238,15 @@ fn run_generator(driver: &dyn LoadDriver, plan: &LoadPlan, live: &Arc<LiveCounte
             .name("compare-clients".into())
             .spawn_scoped(scope, || {
                 let before = procfs::thread_cpu();
-                let records = driver.run(plan, live);
+                let run = driver.run(plan, live);
                 let after = procfs::thread_cpu();
-                let cpu = after.zip(before).map(|(a, b)| a.since(&b));
-                records.map(|records| (records, cpu))
+                let own = after.zip(before).map(|(a, b)| a.since(&b));
+                run.map(|run| {
+                    let cpu = own
+                        .zip(run.helper_cpu)
+                        .map(|(own, helper)| own.plus(&helper));
+                    (run.records, cpu)
+                })
             })?;
         worker
             .join()

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::driver::Transport;
-use crate::server::threaded::{ThreadedConfig, ThreadedServer};
+use crate::server::event_loop::{EventLoopConfig, EventLoopHandle, EventLoopServer};
+use crate::server::threaded::{ThreadedConfig, ThreadedHandle, ThreadedServer};
 use crate::stats::Stats;
 
 /// Which server implementation a system runs against.
@@ -106,17 +107,33 @@ fn loopback_any_port() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 0))
 }
 
-impl RunningServer for crate::server::threaded::ThreadedHandle {
+impl RunningServer for ThreadedHandle {
     fn local_addr(&self) -> SocketAddr {
-        crate::server::threaded::ThreadedHandle::local_addr(self)
+        ThreadedHandle::local_addr(self)
     }
 
     fn stats(&self) -> Arc<Stats> {
-        crate::server::threaded::ThreadedHandle::stats(self)
+        ThreadedHandle::stats(self)
     }
 
     fn shutdown(self: Box<Self>) {
-        crate::server::threaded::ThreadedHandle::shutdown(*self)
+        ThreadedHandle::shutdown(*self)
+    }
+}
+
+impl RunningServer for EventLoopHandle {
+    fn local_addr(&self) -> SocketAddr {
+        EventLoopHandle::local_addr(self)
+    }
+
+    fn stats(&self) -> Arc<Stats> {
+        EventLoopHandle::stats(self)
+    }
+
+    fn shutdown(self: Box<Self>) {
+        if let Err(err) = EventLoopHandle::shutdown(*self) {
+            log::warn!("event-loop server did not shut down cleanly: {err}");
+        }
     }
 }
 
@@ -136,10 +153,14 @@ impl ServerFactory for CrateServers {
                 let handle = ThreadedServer::bind(loopback_any_port(), config)?.spawn()?;
                 Ok(Box::new(handle))
             }
-            ServerKind::EventLoop => Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "the event-loop server is not merged into this build yet",
-            )),
+            ServerKind::EventLoop => {
+                let config = EventLoopConfig {
+                    quiet: true,
+                    ..EventLoopConfig::default()
+                };
+                let handle = EventLoopServer::bind(loopback_any_port(), config)?.spawn()?;
+                Ok(Box::new(handle))
+            }
         }
     }
 }
