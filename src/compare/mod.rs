@@ -14,6 +14,7 @@
 //! | [`crate_driver`] | that contract over the crate's own mio client driver           |
 //! | [`run`]       | one run: threads, per-second samples, CPU, memory, overflows      |
 //! | [`analysis`]  | delivery check, latency, per-second series, failure verdicts      |
+//! | [`chart`]     | the PNG charts, drawn with an embedded font                       |
 //! | [`latency`]   | avg and nearest-rank percentiles                                  |
 //! | [`procfs`]    | `/proc` parsers: CPU ticks, VmHWM, ListenOverflows, the machine   |
 //! | [`report`]    | the text tables                                                   |
@@ -23,6 +24,7 @@
 //! into `results.json`.
 
 pub mod analysis;
+pub mod chart;
 pub mod config;
 pub mod crate_driver;
 pub mod driver;
@@ -96,6 +98,9 @@ pub fn main_with(
     let path = config.out_dir.join(results::RESULTS_FILE);
     experiment.write(&path)?;
     eprintln!("[compare] wrote {}", path.display());
+    for chart in chart::draw_all(&config.out_dir, &config.tiers, &experiment.runs)? {
+        eprintln!("[compare] wrote {}", chart.display());
+    }
     Ok(experiment)
 }
 
