@@ -237,7 +237,7 @@ fn linear_panel(
             )?;
         }
     }
-    legend(&mut chart)
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)
 }
 
 fn log_panel(
@@ -277,11 +277,13 @@ fn log_panel(
             )?;
         }
     }
-    legend(&mut chart)
+    // Polling sits at the top and WebSockets low on the left: the lower right is free.
+    legend(&mut chart, SeriesLabelPosition::LowerRight)
 }
 
 fn legend<'a, X, Y>(
     chart: &mut ChartContext<'a, BitMapBackend<'a>, Cartesian2d<X, Y>>,
+    position: SeriesLabelPosition,
 ) -> ChartResult<()>
 where
     X: plotters::coord::ranged1d::Ranged,
@@ -289,7 +291,7 @@ where
 {
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
+        .position(position)
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .label_font((FONT, LABEL_PT))
