@@ -11,11 +11,13 @@
 //! | [`server`]    | I/O shells: the single-threaded mio loop, the threaded server |
 //! | [`client`]    | chat clients for both transports                              |
 //! | [`explain`]   | `pushpull explain`: bytes and captures annotated with the RFC |
+//! | [`compare`]   | the experiment: runs, measures, tables, results.json, charts  |
 //! | [`logger`]    | a small stderr logger behind the `log` facade                 |
 #![forbid(unsafe_code)]
 
 pub mod chat;
 pub mod client;
+pub mod compare;
 pub mod explain;
 pub mod http;
 pub mod logger;

@@ -39,6 +39,8 @@ enum Command {
     AutobahnClient(pushpull::client::cli::AutobahnArgs),
     /// Explain HTTP heads and WebSocket frames field by field (hex, a file, or a capture).
     Explain(pushpull::explain::ExplainArgs),
+    /// The experiment: polling vs WebSockets at several client counts, into results/.
+    Compare(pushpull::compare::CompareArgs),
 }
 
 /// Settings both servers share.
@@ -98,6 +100,7 @@ fn main() -> ExitCode {
         Command::Chat(args) => pushpull::client::cli::run_chat(&args),
         Command::AutobahnClient(args) => pushpull::client::cli::run_autobahn_client(&args),
         Command::Explain(args) => return explain(args),
+        Command::Compare(args) => pushpull::compare::run_compare(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
