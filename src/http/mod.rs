@@ -3,15 +3,19 @@
 //!
 //! - [`request`]: the incremental request parser ([`RequestParser`]) and its [`Limits`].
 //! - [`response`]: the [`Response`] value type and its encoding.
+//! - [`response_parser`]: the incremental response parser ([`ResponseParser`]) that the
+//!   polling client reads answers with.
 //! - [`error`]: [`HttpError`], why a request was refused, mapped to a status in one place.
 
 pub mod error;
 pub mod request;
 pub mod response;
+pub mod response_parser;
 
 pub use error::HttpError;
 pub use request::{Limits, Parsed, Request, RequestParser};
 pub use response::{Response, error_response, reason_phrase};
+pub use response_parser::{ResponseError, ResponseParser};
 
 /// One header field as it arrived. Names compare case-insensitively (RFC 9110 §5.1).
 #[derive(Debug, Clone, PartialEq, Eq)]

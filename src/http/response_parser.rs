@@ -1,4 +1,4 @@
-//! A sans-I/O HTTP/1.1 response parser for the polling client (RFC 9112).
+//! A sans-I/O HTTP/1.1 response parser (RFC 9112), used by the polling client.
 //!
 //! Bytes go in as they arrive from the socket, in pieces of any size
 //! ([`ResponseParser::feed`]); whole responses come out
@@ -9,7 +9,7 @@
 
 use std::fmt;
 
-use crate::http::Header;
+use super::Header;
 
 /// Largest response head accepted: status line plus header fields.
 pub const MAX_HEAD_BYTES: usize = 16 * 1024;
