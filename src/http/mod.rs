@@ -24,6 +24,18 @@ pub struct Header {
     pub value: Vec<u8>,
 }
 
+/// Copy the header fields httparse found (borrowed from the read buffer) into owned
+/// [`Header`]s, in the order received. Both parsers and the handshake tests use it.
+pub(crate) fn headers_from_httparse(fields: &[httparse::Header<'_>]) -> Vec<Header> {
+    fields
+        .iter()
+        .map(|field| Header {
+            name: field.name.to_string(),
+            value: field.value.to_vec(),
+        })
+        .collect()
+}
+
 /// A parsed request line and header section.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestHead {

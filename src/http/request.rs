@@ -11,7 +11,7 @@
 
 use log::debug;
 
-use super::{Header, HttpError, RequestHead};
+use super::{HttpError, RequestHead, headers_from_httparse};
 
 /// Default for [`Limits::max_head_bytes`]: request line plus headers.
 pub const DEFAULT_MAX_HEAD_BYTES: usize = 8 * 1024;
@@ -350,14 +350,7 @@ fn parse_head(bytes: &[u8], max_headers: usize) -> Result<RequestHead, HttpError
         method: method.to_string(),
         target: target.to_string(),
         minor_version,
-        headers: req
-            .headers
-            .iter()
-            .map(|h| Header {
-                name: h.name.to_string(),
-                value: h.value.to_vec(),
-            })
-            .collect(),
+        headers: headers_from_httparse(req.headers),
     };
 
     // RFC 9112 §3.2: a server MUST respond 400 to an HTTP/1.1 request that lacks a Host

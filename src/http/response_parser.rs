@@ -9,7 +9,7 @@
 
 use std::fmt;
 
-use super::Header;
+use super::{Header, headers_from_httparse};
 
 /// Largest response head accepted: status line plus header fields.
 pub const MAX_HEAD_BYTES: usize = 16 * 1024;
@@ -224,14 +224,7 @@ impl ResponseParser {
             status: parsed.code.unwrap_or_default(),
             reason: parsed.reason.unwrap_or_default().to_string(),
             minor_version: parsed.version.unwrap_or_default(),
-            headers: parsed
-                .headers
-                .iter()
-                .map(|h| Header {
-                    name: h.name.to_string(),
-                    value: h.value.to_vec(),
-                })
-                .collect(),
+            headers: headers_from_httparse(parsed.headers),
             body: Vec::new(),
             keep_alive: false,
         };
