@@ -4,7 +4,7 @@
 //!
 //! | module        | what lives there                                              |
 //! |---------------|---------------------------------------------------------------|
-//! | [`http`]      | sans-I/O HTTP/1.1: request parser, limits, response encoding  |
+//! | [`http`]      | sans-I/O HTTP/1.1: request and response parsers, encoding     |
 //! | [`websocket`] | sans-I/O RFC 6455: handshake, frames, masking, messages, close |
 //! | [`chat`]      | the chat room: message JSON, bounded log, polling endpoints   |
 //! | [`stats`]     | counters both servers share and the windowed stats printer    |

@@ -18,10 +18,10 @@ use std::time::{Duration, Instant};
 use log::{debug, info, warn};
 use serde::Deserialize;
 
-use super::http_response::{Response, ResponseError, ResponseParser};
 use super::machine::{ChatClient, ClientEvent, Command, Now, RequestKind};
 use super::url::Url;
 use crate::chat::{ClientMessage, StoredMessage};
+use crate::http::response_parser::{Response, ResponseError, ResponseParser};
 
 /// The poll interval of the original experiment.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_millis(100);

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use super::ChunkedError;
+
 /// A request the parser (or a server's deadline) refused. Each variant is named after the
 /// rule the client broke; [`HttpError::status`] is the only mapping from reason to status.
 ///
@@ -112,3 +114,20 @@ impl fmt::Display for HttpError {
 }
 
 impl std::error::Error for HttpError {}
+
+/// A chunked body the decoder refused, as the request parser reports it. The status then
+/// follows from [`HttpError::status`] like any other refusal.
+impl From<ChunkedError> for HttpError {
+    fn from(err: ChunkedError) -> Self {
+        match err {
+            ChunkedError::SizeOverflow | ChunkedError::BodyTooLarge => HttpError::BodyTooLarge,
+            ChunkedError::TrailerLineTooLong => HttpError::HeaderLineTooLong,
+            ChunkedError::TrailerSectionTooLarge => HttpError::HeadTooLarge,
+            ChunkedError::SizeLineTooLong
+            | ChunkedError::SizeNotHexadecimal
+            | ChunkedError::JunkAfterSize
+            | ChunkedError::DataLongerThanSize
+            | ChunkedError::TrailerNotAField => HttpError::MalformedChunk(err.reason()),
+        }
+    }
+}

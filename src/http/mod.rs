@@ -1,23 +1,51 @@
 //! Sans-I/O HTTP/1.1 (RFC 9112): the request head type shared by the polling endpoints and
 //! the WebSocket opening handshake.
 //!
+//! - [`chunked`]: the decoder of the chunked transfer coding both parsers share.
 //! - [`request`]: the incremental request parser ([`RequestParser`]) and its [`Limits`].
 //! - [`response`]: the [`Response`] value type and its encoding.
+//! - [`response_parser`]: the incremental response parser ([`ResponseParser`]) that the
+//!   polling client reads answers with.
 //! - [`error`]: [`HttpError`], why a request was refused, mapped to a status in one place.
 
+pub mod chunked;
 pub mod error;
 pub mod request;
 pub mod response;
+pub mod response_parser;
 
+pub use chunked::{ChunkedDecoder, ChunkedError, ChunkedLimits};
 pub use error::HttpError;
 pub use request::{Limits, Parsed, Request, RequestParser};
 pub use response::{Response, error_response, reason_phrase};
+pub use response_parser::{ResponseError, ResponseParser};
+
+/// The CR LF that ends every line (RFC 9112 §2.1).
+const CRLF: &[u8] = b"\r\n";
+
+/// A line without the CR before its LF. RFC 9112 §2.2 lets a recipient take a bare LF
+/// as the end of a line, so the CR is optional.
+fn strip_cr(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
 
 /// One header field as it arrived. Names compare case-insensitively (RFC 9110 §5.1).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header {
     pub name: String,
     pub value: Vec<u8>,
+}
+
+/// Copy the header fields httparse found (borrowed from the read buffer) into owned
+/// [`Header`]s, in the order received. Both parsers and the handshake tests use it.
+pub(crate) fn headers_from_httparse(fields: &[httparse::Header<'_>]) -> Vec<Header> {
+    fields
+        .iter()
+        .map(|field| Header {
+            name: field.name.to_string(),
+            value: field.value.to_vec(),
+        })
+        .collect()
 }
 
 /// A parsed request line and header section.

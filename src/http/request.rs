@@ -7,11 +7,13 @@
 //!
 //! The head is located by a line scanner that enforces the length limits as bytes arrive,
 //! then handed whole to `httparse`. The body is framed by Content-Length or decoded from the
-//! chunked transfer coding (RFC 9112 §7.1); no other transfer coding is implemented.
+//! chunked transfer coding (RFC 9112 §7.1) by the shared [`ChunkedDecoder`]; no other
+//! transfer coding is implemented.
 
 use log::debug;
 
-use super::{Header, HttpError, RequestHead};
+use super::chunked::{ChunkedDecoder, ChunkedLimits};
+use super::{CRLF, HttpError, RequestHead, headers_from_httparse, strip_cr};
 
 /// Default for [`Limits::max_head_bytes`]: request line plus headers.
 pub const DEFAULT_MAX_HEAD_BYTES: usize = 8 * 1024;
@@ -21,9 +23,6 @@ pub const DEFAULT_MAX_HEADERS: usize = 64;
 pub const DEFAULT_MAX_LINE: usize = 4 * 1024;
 /// Default for [`Limits::max_body`].
 pub const DEFAULT_MAX_BODY: usize = 64 * 1024;
-
-/// The CR LF that ends every line (RFC 9112 §2.1).
-const CRLF: &[u8] = b"\r\n";
 
 /// Methods whose requests carry content, so a missing length is refused with 411 rather than
 /// read as an empty body (RFC 9112 §6.3 rule 7 would allow the latter).
@@ -96,20 +95,7 @@ struct HeadScan {
 enum Framing {
     /// Content-Length: this many bytes still to come.
     Length(usize),
-    Chunked(ChunkState),
-}
-
-/// Position inside a chunked body (RFC 9112 §7.1).
-#[derive(Debug)]
-enum ChunkState {
-    /// Expecting `chunk-size [ chunk-ext ] CRLF`.
-    Size,
-    /// Inside chunk-data, this many bytes still to come.
-    Data(usize),
-    /// Expecting the CRLF after chunk-data.
-    DataEnd,
-    /// After the last chunk: trailer lines until an empty one; bytes of trailer so far.
-    Trailers(usize),
+    Chunked(ChunkedDecoder),
 }
 
 /// A request whose head has been parsed and whose body is arriving.
@@ -296,9 +282,7 @@ impl RequestParser {
                 *remaining -= n;
                 *remaining == 0
             }
-            Framing::Chunked(chunk) => {
-                decode_chunks(chunk, &mut self.buf, &mut incoming.body, &self.limits)?
-            }
+            Framing::Chunked(decoder) => decoder.decode(&mut self.buf, &mut incoming.body)?,
         };
         if !done {
             return Ok(None);
@@ -328,10 +312,6 @@ impl RequestHead {
     }
 }
 
-fn strip_cr(line: &[u8]) -> &[u8] {
-    line.strip_suffix(b"\r").unwrap_or(line)
-}
-
 /// Hand a complete head to httparse and copy it into a [`RequestHead`].
 fn parse_head(bytes: &[u8], max_headers: usize) -> Result<RequestHead, HttpError> {
     let mut headers = vec![httparse::EMPTY_HEADER; max_headers];
@@ -350,14 +330,7 @@ fn parse_head(bytes: &[u8], max_headers: usize) -> Result<RequestHead, HttpError
         method: method.to_string(),
         target: target.to_string(),
         minor_version,
-        headers: req
-            .headers
-            .iter()
-            .map(|h| Header {
-                name: h.name.to_string(),
-                value: h.value.to_vec(),
-            })
-            .collect(),
+        headers: headers_from_httparse(req.headers),
     };
 
     // RFC 9112 §3.2: a server MUST respond 400 to an HTTP/1.1 request that lacks a Host
@@ -410,7 +383,9 @@ fn body_framing(head: &RequestHead, limits: &Limits) -> Result<Option<Framing>, 
             return Err(HttpError::ContentLengthWithTransferEncoding);
         }
         check_transfer_codings(head)?;
-        return Ok(Some(Framing::Chunked(ChunkState::Size)));
+        return Ok(Some(Framing::Chunked(ChunkedDecoder::new(chunked_limits(
+            limits,
+        )))));
     }
 
     if has_content_length {
@@ -502,140 +477,14 @@ fn expects_continue(head: &RequestHead) -> Result<bool, HttpError> {
     Ok(expects)
 }
 
-/// Decode as much of a chunked body as is buffered. Returns true once the trailer section
-/// has ended, i.e. the body is complete.
-fn decode_chunks(
-    state: &mut ChunkState,
-    buf: &mut Vec<u8>,
-    body: &mut Vec<u8>,
-    limits: &Limits,
-) -> Result<bool, HttpError> {
-    loop {
-        match state {
-            ChunkState::Size => {
-                let Some((len, used)) = take_line(buf, limits.max_line)
-                    .map_err(|()| HttpError::MalformedChunk("chunk-size line too long"))?
-                else {
-                    return Ok(false);
-                };
-                let size = parse_chunk_size(&buf[..len])?;
-                buf.drain(..used);
-                if size > limits.max_body.saturating_sub(body.len()) {
-                    return Err(HttpError::BodyTooLarge);
-                }
-                *state = match size {
-                    0 => ChunkState::Trailers(0),
-                    _ => ChunkState::Data(size),
-                };
-            }
-            ChunkState::Data(remaining) => {
-                let n = (*remaining).min(buf.len());
-                body.extend(buf.drain(..n));
-                *remaining -= n;
-                if *remaining > 0 {
-                    return Ok(false);
-                }
-                *state = ChunkState::DataEnd;
-            }
-            ChunkState::DataEnd => {
-                if !take_data_end(buf)? {
-                    return Ok(false);
-                }
-                *state = ChunkState::Size;
-            }
-            ChunkState::Trailers(seen) => match take_trailer_line(buf, seen, limits)? {
-                Trailer::Field => {}
-                Trailer::End => return Ok(true),
-                Trailer::Incomplete => return Ok(false),
-            },
-        }
+/// A chunked body is held to the same limits as the rest of the request: its lines to
+/// `max_line`, its trailer section to `max_head_bytes`, its data to `max_body`.
+fn chunked_limits(limits: &Limits) -> ChunkedLimits {
+    ChunkedLimits {
+        max_line: limits.max_line,
+        max_trailer_bytes: limits.max_head_bytes,
+        max_body: limits.max_body,
     }
-}
-
-/// The CRLF after chunk-data (RFC 9112 §7.1); a bare LF is accepted as in §2.2.
-/// Returns false while it has not fully arrived.
-fn take_data_end(buf: &mut Vec<u8>) -> Result<bool, HttpError> {
-    if buf.starts_with(CRLF) {
-        buf.drain(..CRLF.len());
-        return Ok(true);
-    }
-    if buf.starts_with(b"\n") {
-        buf.drain(..1);
-        return Ok(true);
-    }
-    match buf.as_slice() {
-        [] | [b'\r'] => Ok(false),
-        _ => Err(HttpError::MalformedChunk("chunk data longer than its size")),
-    }
-}
-
-/// What one step through the trailer section found.
-enum Trailer {
-    Incomplete,
-    /// A trailer field, read and discarded.
-    Field,
-    /// The empty line that ends the trailer section and the body.
-    End,
-}
-
-/// Read and discard one trailer line (RFC 9112 §7.1.2: a recipient may discard trailer
-/// fields; none of ours are needed).
-fn take_trailer_line(
-    buf: &mut Vec<u8>,
-    seen: &mut usize,
-    limits: &Limits,
-) -> Result<Trailer, HttpError> {
-    let Some((len, used)) =
-        take_line(buf, limits.max_line).map_err(|()| HttpError::HeaderLineTooLong)?
-    else {
-        return Ok(Trailer::Incomplete);
-    };
-    let is_field = buf[..len].contains(&b':');
-    buf.drain(..used);
-
-    if len == 0 {
-        return Ok(Trailer::End);
-    }
-    if !is_field {
-        return Err(HttpError::MalformedChunk("trailer line is not a field"));
-    }
-    *seen += used;
-    if *seen > limits.max_head_bytes {
-        return Err(HttpError::HeadTooLarge);
-    }
-    Ok(Trailer::Field)
-}
-
-/// Find one line at the front of `buf`: its length without CR LF, and the bytes it uses
-/// with CR LF. `Ok(None)` while incomplete, `Err` once it is longer than `max`.
-fn take_line(buf: &[u8], max: usize) -> Result<Option<(usize, usize)>, ()> {
-    let window = &buf[..buf.len().min(max.saturating_add(CRLF.len()))];
-    match window.iter().position(|&b| b == b'\n') {
-        Some(newline) => Ok(Some((strip_cr(&window[..newline]).len(), newline + 1))),
-        None if window.len() > max => Err(()),
-        None => Ok(None),
-    }
-}
-
-/// `chunk-size [ chunk-ext ]` (RFC 9112 §7.1): hex digits, then optional extensions, which
-/// §7.1.1 lets a recipient ignore.
-fn parse_chunk_size(line: &[u8]) -> Result<usize, HttpError> {
-    let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
-    let rest = line[digits..].trim_ascii_start();
-    if digits == 0 {
-        return Err(HttpError::MalformedChunk("chunk size is not hexadecimal"));
-    }
-    if !rest.is_empty() && !rest.starts_with(b";") {
-        return Err(HttpError::MalformedChunk("junk after chunk size"));
-    }
-
-    // A size too big for `usize` is certainly more than `max_body`.
-    line[..digits].iter().try_fold(0usize, |n, &d| {
-        let digit = char::from(d).to_digit(16).unwrap_or(0) as usize;
-        n.checked_mul(16)
-            .and_then(|n| n.checked_add(digit))
-            .ok_or(HttpError::BodyTooLarge)
-    })
 }
 
 #[cfg(test)]

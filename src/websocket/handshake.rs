@@ -309,7 +309,7 @@ fn has_token(headers: &[httparse::Header<'_>], name: &str, token: &str) -> bool 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::Header;
+    use crate::http::{Header, headers_from_httparse};
 
     /// The example key of RFC 6455 §1.3 and §4.2.2.
     const SAMPLE_KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
@@ -479,14 +479,7 @@ mod tests {
             method: parsed.method.unwrap().into(),
             target: parsed.path.unwrap().into(),
             minor_version: parsed.version.unwrap(),
-            headers: parsed
-                .headers
-                .iter()
-                .map(|h| Header {
-                    name: h.name.into(),
-                    value: h.value.to_vec(),
-                })
-                .collect(),
+            headers: headers_from_httparse(parsed.headers),
         };
         assert_eq!(check_upgrade_request(&head).unwrap(), SAMPLE_ACCEPT);
     }

@@ -1,15 +1,17 @@
-//! A sans-I/O HTTP/1.1 response parser for the polling client (RFC 9112).
+//! A sans-I/O HTTP/1.1 response parser (RFC 9112), used by the polling client.
 //!
 //! Bytes go in as they arrive from the socket, in pieces of any size
 //! ([`ResponseParser::feed`]); whole responses come out
 //! ([`ResponseParser::next_response`]). The head is parsed by `httparse`; the
-//! body is framed by `Transfer-Encoding: chunked`, by `Content-Length`, or by
-//! the end of the connection, in that order of precedence (RFC 9112 §6.3).
+//! body is framed by `Transfer-Encoding: chunked` (decoded by the shared
+//! [`ChunkedDecoder`]), by `Content-Length`, or by the end of the connection,
+//! in that order of precedence (RFC 9112 §6.3).
 //! "Not enough bytes yet" is `Ok(None)`, never an error.
 
 use std::fmt;
 
-use crate::http::Header;
+use super::chunked::{ChunkedDecoder, ChunkedError, ChunkedLimits};
+use super::{Header, headers_from_httparse};
 
 /// Largest response head accepted: status line plus header fields.
 pub const MAX_HEAD_BYTES: usize = 16 * 1024;
@@ -19,9 +21,6 @@ pub const MAX_HEADERS: usize = 64;
 
 /// Default largest body accepted (a long poll answer is a few hundred KiB).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
-
-/// The line terminator of the chunked coding and of trailer fields.
-const CRLF: &[u8] = b"\r\n";
 
 /// The status of a protocol switch, which ends HTTP on the connection.
 const STATUS_SWITCHING_PROTOCOLS: u16 = 101;
@@ -56,16 +55,18 @@ impl Response {
 /// Why a response was refused. Every variant means the connection is unusable.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ResponseError {
-    /// The status line or a header field is not valid HTTP/1.x.
+    /// The status line, a header field or a trailer line is not valid HTTP/1.x.
     MalformedHead(String),
     /// The head is longer than [`MAX_HEAD_BYTES`] or has more than
-    /// [`MAX_HEADERS`] fields.
+    /// [`MAX_HEADERS`] fields; or a trailer line or the trailer section is
+    /// longer than [`MAX_HEAD_BYTES`].
     HeadTooLarge,
     /// `Content-Length` is not a decimal number (RFC 9112 §6.3 rule 5).
     InvalidContentLength,
     /// Several `Content-Length` fields disagree (RFC 9112 §6.3 rule 5).
     ConflictingContentLength,
-    /// A chunk-size line is not hexadecimal digits (RFC 9112 §7.1).
+    /// A chunk-size line is not hexadecimal digits and extensions, or is
+    /// longer than [`MAX_HEAD_BYTES`] (RFC 9112 §7.1).
     InvalidChunkSize,
     /// Chunk data is not followed by CRLF (RFC 9112 §7.1).
     ChunkDataWithoutCrlf,
@@ -97,27 +98,33 @@ impl fmt::Display for ResponseError {
 
 impl std::error::Error for ResponseError {}
 
+/// A chunked body the decoder refused, as the response parser reports it.
+impl From<ChunkedError> for ResponseError {
+    fn from(err: ChunkedError) -> Self {
+        match err {
+            ChunkedError::SizeLineTooLong
+            | ChunkedError::SizeNotHexadecimal
+            | ChunkedError::JunkAfterSize
+            | ChunkedError::SizeOverflow => ResponseError::InvalidChunkSize,
+            ChunkedError::DataLongerThanSize => ResponseError::ChunkDataWithoutCrlf,
+            ChunkedError::TrailerLineTooLong | ChunkedError::TrailerSectionTooLarge => {
+                ResponseError::HeadTooLarge
+            }
+            ChunkedError::TrailerNotAField => ResponseError::MalformedHead(err.to_string()),
+            ChunkedError::BodyTooLarge => ResponseError::BodyTooLarge,
+        }
+    }
+}
+
 /// How the body of the current response is delimited.
 #[derive(Debug)]
 enum Framing {
     /// `Content-Length`: this many bytes are still to come.
     Length(usize),
-    /// The chunked coding, at the given step.
-    Chunked(ChunkStep),
+    /// The chunked coding (RFC 9112 §7.1).
+    Chunked(ChunkedDecoder),
     /// No length given: the body runs until the server closes (RFC 9112 §6.3 rule 8).
     UntilClose,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ChunkStep {
-    /// Expecting a `chunk-size [; ext] CRLF` line.
-    Size,
-    /// Expecting this many data bytes.
-    Data(usize),
-    /// Expecting the CRLF after chunk data.
-    DataEnd,
-    /// After the last chunk: trailer fields until an empty line.
-    Trailers,
 }
 
 /// A response whose head has been parsed and whose body is being read.
@@ -224,19 +231,12 @@ impl ResponseParser {
             status: parsed.code.unwrap_or_default(),
             reason: parsed.reason.unwrap_or_default().to_string(),
             minor_version: parsed.version.unwrap_or_default(),
-            headers: parsed
-                .headers
-                .iter()
-                .map(|h| Header {
-                    name: h.name.to_string(),
-                    value: h.value.to_vec(),
-                })
-                .collect(),
+            headers: headers_from_httparse(parsed.headers),
             body: Vec::new(),
             keep_alive: false,
         };
         self.buf.drain(..consumed);
-        let partial = framed(response)?;
+        let partial = framed(response, self.max_body)?;
         if matches!(partial.framing, Framing::Length(n) if n > self.max_body) {
             return Err(ResponseError::BodyTooLarge);
         }
@@ -254,12 +254,9 @@ impl ResponseParser {
                 take_up_to(&mut self.buf, remaining, &mut partial.response.body);
                 *remaining == 0
             }
-            Framing::Chunked(step) => read_chunked(
-                &mut self.buf,
-                step,
-                &mut partial.response.body,
-                self.max_body,
-            )?,
+            Framing::Chunked(decoder) => {
+                decoder.decode(&mut self.buf, &mut partial.response.body)?
+            }
             Framing::UntilClose => {
                 partial.response.body.append(&mut self.buf);
                 false
@@ -282,7 +279,7 @@ fn is_interim(status: u16) -> bool {
 
 /// Decides how the body is delimited and whether the connection persists
 /// (RFC 9112 §6.3 for the body, §9.3 for persistence).
-fn framed(mut response: Response) -> Result<Partial, ResponseError> {
+fn framed(mut response: Response, max_body: usize) -> Result<Partial, ResponseError> {
     let persistent = wants_persistence(&response);
 
     // RFC 9112 §6.3 rule 1: 1xx, 204 and 304 responses end at the head.
@@ -295,7 +292,7 @@ fn framed(mut response: Response) -> Result<Partial, ResponseError> {
         // RFC 9112 §6.3 rules 3 and 4: Transfer-Encoding overrides Content-Length;
         // unless chunked is the final coding, the body runs until close.
         if last_coding_is_chunked(&codings) {
-            Framing::Chunked(ChunkStep::Size)
+            Framing::Chunked(ChunkedDecoder::new(chunked_limits(max_body)))
         } else {
             Framing::UntilClose
         }
@@ -377,87 +374,12 @@ fn take_up_to(buf: &mut Vec<u8>, remaining: &mut usize, out: &mut Vec<u8>) {
     *remaining -= n;
 }
 
-/// Advances through the chunked coding (RFC 9112 §7.1) as far as the buffer
-/// allows. Returns true once the last chunk and the trailer section are read.
-fn read_chunked(
-    buf: &mut Vec<u8>,
-    step: &mut ChunkStep,
-    body: &mut Vec<u8>,
-    max_body: usize,
-) -> Result<bool, ResponseError> {
-    loop {
-        match *step {
-            ChunkStep::Size => match read_chunk_size(buf, body.len(), max_body)? {
-                Some(next) => *step = next,
-                None => return Ok(false),
-            },
-            ChunkStep::Data(mut remaining) => {
-                take_up_to(buf, &mut remaining, body);
-                *step = if remaining == 0 {
-                    ChunkStep::DataEnd
-                } else {
-                    ChunkStep::Data(remaining)
-                };
-                if remaining > 0 {
-                    return Ok(false);
-                }
-            }
-            ChunkStep::DataEnd => {
-                if buf.len() < CRLF.len() {
-                    return Ok(false);
-                }
-                if !buf.starts_with(CRLF) {
-                    return Err(ResponseError::ChunkDataWithoutCrlf);
-                }
-                buf.drain(..CRLF.len());
-                *step = ChunkStep::Size;
-            }
-            ChunkStep::Trailers => return skip_trailers(buf),
-        }
-    }
-}
-
-/// Reads a `chunk-size [; ext] CRLF` line (RFC 9112 §7.1); returns the step
-/// it leads to, or `None` if the line is not complete.
-fn read_chunk_size(
-    buf: &mut Vec<u8>,
-    body_len: usize,
-    max_body: usize,
-) -> Result<Option<ChunkStep>, ResponseError> {
-    let (consumed, size) = match httparse::parse_chunk_size(buf) {
-        Ok(httparse::Status::Complete(found)) => found,
-        Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD_BYTES => {
-            return Err(ResponseError::InvalidChunkSize);
-        }
-        Ok(httparse::Status::Partial) => return Ok(None),
-        Err(_) => return Err(ResponseError::InvalidChunkSize),
-    };
-    buf.drain(..consumed);
-
-    let size = usize::try_from(size).map_err(|_| ResponseError::BodyTooLarge)?;
-    if size > max_body.saturating_sub(body_len) {
-        return Err(ResponseError::BodyTooLarge);
-    }
-    Ok(Some(if size == 0 {
-        ChunkStep::Trailers
-    } else {
-        ChunkStep::Data(size)
-    }))
-}
-
-/// Discards trailer fields up to and including the empty line that ends them.
-fn skip_trailers(buf: &mut Vec<u8>) -> Result<bool, ResponseError> {
-    loop {
-        let Some(end) = buf.windows(CRLF.len()).position(|w| w == CRLF) else {
-            if buf.len() > MAX_HEAD_BYTES {
-                return Err(ResponseError::HeadTooLarge);
-            }
-            return Ok(false);
-        };
-        buf.drain(..end + CRLF.len());
-        if end == 0 {
-            return Ok(true);
-        }
+/// A chunked body's lines and trailer section are held to the head's limit.
+fn chunked_limits(max_body: usize) -> ChunkedLimits {
+    ChunkedLimits {
+        max_line: MAX_HEAD_BYTES,
+        max_trailer_bytes: MAX_HEAD_BYTES,
+        max_body,
     }
 }
 
