@@ -57,6 +57,10 @@ pub struct CompareArgs {
     /// Loopback source addresses to spread client sockets over (0: the kernel chooses).
     #[arg(long, default_value_t = DEFAULT_SOURCE_ADDRS)]
     pub source_addrs: u8,
+    /// Run only these systems, comma-separated (default: the three of the experiment, plus
+    /// the keep-alive pair with --keep-alive).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub systems: Vec<System>,
     /// Folder for results.json and the charts.
     #[arg(long, default_value = DEFAULT_OUT_DIR)]
     pub out: PathBuf,
@@ -125,6 +129,9 @@ impl Config {
         let mut systems = System::DEFAULT.to_vec();
         if args.keep_alive {
             systems.extend(System::KEEP_ALIVE);
+        }
+        if !args.systems.is_empty() {
+            systems = args.systems.clone();
         }
         Ok(Config {
             tiers: args.tiers.clone(),

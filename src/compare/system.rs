@@ -22,18 +22,23 @@ pub enum ServerKind {
 }
 
 /// One column of the comparison: a transport against a server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum System {
     /// HTTP polling, a new connection per poll, thread-per-connection server.
+    #[value(name = "poll-threaded")]
     PollingThreaded,
     /// HTTP polling, a new connection per poll, event-loop server.
+    #[value(name = "poll-event-loop")]
     PollingEventLoop,
     /// WebSockets against the event-loop server.
+    #[value(name = "ws")]
     WebSocketEventLoop,
     /// HTTP polling over one kept-alive connection per client, threaded server.
+    #[value(name = "keep-alive-threaded")]
     KeepAliveThreaded,
     /// HTTP polling over one kept-alive connection per client, event-loop server.
+    #[value(name = "keep-alive-event-loop")]
     KeepAliveEventLoop,
 }
 
