@@ -19,7 +19,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io::{self, Read, Write};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::time::{Duration, Instant};
@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 use log::{debug, info};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
+use socket2::{Domain, Protocol, Type};
 
 use super::machine::{ChatClient, ClientEvent, Command, Now, RequestKind};
 use super::schedule::{Pacer, Schedule};
@@ -173,6 +174,26 @@ impl DriverHandle {
 /// Called with each client's index and every event it reports.
 pub type Observer = Box<dyn FnMut(usize, &ClientEvent) + Send>;
 
+/// `EINPROGRESS`: a non-blocking connect has started and will finish later.
+const EINPROGRESS: i32 = 115;
+
+/// Start a non-blocking connect to `addr`, from `source` when one is given.
+fn connect_from(addr: SocketAddr, source: Option<IpAddr>) -> io::Result<TcpStream> {
+    let Some(source) = source else {
+        return TcpStream::connect(addr);
+    };
+    let socket =
+        socket2::Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&SocketAddr::new(source, 0).into())?;
+    match socket.connect(&addr.into()) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(EINPROGRESS) => {}
+        Err(e) => return Err(e),
+    }
+    Ok(TcpStream::from_std(std::net::TcpStream::from(socket)))
+}
+
 /// A TCP connection of one client.
 struct Socket {
     stream: TcpStream,
@@ -188,6 +209,8 @@ struct Socket {
 struct Slot {
     client: Box<dyn ChatClient + Send>,
     addr: SocketAddr,
+    /// The local address to connect from, if not the kernel's choice.
+    source: Option<IpAddr>,
     socket: Option<Socket>,
     pacer: Pacer,
     /// The next scheduled line and when it is due.
@@ -241,6 +264,7 @@ impl Driver {
         self.slots.push(Slot {
             client,
             addr,
+            source: None,
             socket: None,
             pacer: Pacer::new(schedule),
             next_line: None,
@@ -249,6 +273,16 @@ impl Driver {
             counters: ClientCounters::default(),
         });
         self.slots.len() - 1
+    }
+
+    /// Makes client `index` connect from `source` (a loopback address such as 127.0.0.7)
+    /// instead of the address the kernel would pick. Each local address has its own range
+    /// of ephemeral ports, so spreading many short-lived connections over several source
+    /// addresses keeps TIME_WAIT from exhausting the ports of one.
+    pub fn set_source(&mut self, index: usize, source: IpAddr) {
+        if let Some(slot) = self.slots.get_mut(index) {
+            slot.source = Some(source);
+        }
     }
 
     /// Sets the callback that receives every client event.
@@ -587,7 +621,7 @@ impl Driver {
         let Some(slot) = self.slots.get_mut(index) else {
             return;
         };
-        let registered = TcpStream::connect(slot.addr).and_then(|mut stream| {
+        let registered = connect_from(slot.addr, slot.source).and_then(|mut stream| {
             self.poll.registry().register(
                 &mut stream,
                 Token(index),

@@ -7,9 +7,10 @@
 //! sending is over the sender marks every client finished, and the driver lets them
 //! receive for `plan.drain` before closing them.
 //!
-//! Known limits of this adapter, from what the driver exposes today:
-//! - clients cannot be bound to chosen source addresses, so `plan.source_ips` is unused
-//!   (with `net.ipv4.tcp_tw_reuse = 2`, loopback connects reuse TIME_WAIT ports anyway);
+//! How this adapter uses the driver, and its known limits:
+//! - client `i` connects from `plan.source_ips[i % n]` (127.0.0.2 onwards), so the
+//!   TIME_WAIT of a run's short-lived polling connections is spread over the ephemeral
+//!   ports of several local addresses instead of exhausting those of one;
 //! - a failed connect's cause is read from the error text the client reports (`os error
 //!   99` is `EADDRNOTAVAIL`, `os error 111` is `ECONNREFUSED`);
 //! - connections opened and bytes are known only at the end, so they are not in the
@@ -63,7 +64,10 @@ impl LoadDriver for CrateDriver {
             shutdown_grace: SHUTDOWN_GRACE,
         })?;
         for name in &names {
-            driver.add_client(client(plan, name)?, plan.server, Schedule::Manual);
+            let index = driver.add_client(client(plan, name)?, plan.server, Schedule::Manual);
+            if !plan.source_ips.is_empty() {
+                driver.set_source(index, plan.source_ips[index % plan.source_ips.len()]);
+            }
         }
         driver.set_observer(observer(Arc::clone(&log), names.clone(), Arc::clone(live)));
 
