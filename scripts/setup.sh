@@ -67,10 +67,23 @@ ensure_python_packages() {
         "${PYTHON_PACKAGES[@]}"
 }
 
+# tshark dissects the loopback captures of tests/tshark_*.rs. Debian asks
+# whether non-root users may capture; the noninteractive frontend takes the
+# default (no), which is fine because the tests capture as root.
+ensure_tshark() {
+    if command -v tshark >/dev/null 2>&1; then
+        return
+    fi
+    log "installing tshark"
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y tshark
+}
+
 main() {
     ensure_rust_components
     ensure_venv
     ensure_python_packages
+    ensure_tshark
     log "ready ($VENV)"
 }
 
