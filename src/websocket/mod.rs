@@ -12,6 +12,7 @@
 //! | `error.rs`      | the rules a peer can break, mapped to close codes         |
 //! | `handshake.rs`  | the opening handshake, server and client side (§4)        |
 //! | `connection.rs` | the state machine: messages, control frames, closing (§7) |
+//! | `trace.rs`      | one-line frame and HTTP head summaries for `--trace` logs |
 //!
 //! How an I/O shell drives a server-side connection, with a client standing in
 //! for the socket:
@@ -46,6 +47,7 @@ pub mod error;
 pub mod frame;
 pub mod handshake;
 pub mod mask;
+pub mod trace;
 pub mod utf8;
 
 pub use close::CloseCode;
