@@ -10,11 +10,13 @@
 //! | [`stats`]     | counters both servers share and the windowed stats printer    |
 //! | [`server`]    | I/O shells: the single-threaded mio loop, the threaded server |
 //! | [`client`]    | chat clients for both transports                              |
+//! | [`demo`]      | `pushpull demo`: scripted exchanges for teaching and captures |
 //! | [`logger`]    | a small stderr logger behind the `log` facade                 |
 #![forbid(unsafe_code)]
 
 pub mod chat;
 pub mod client;
+pub mod demo;
 pub mod http;
 pub mod logger;
 pub mod server;

@@ -37,6 +37,8 @@ enum Command {
     Chat(pushpull::client::cli::ChatArgs),
     /// Drive Autobahn's fuzzingserver with our WebSocket client (echo every message).
     AutobahnClient(pushpull::client::cli::AutobahnArgs),
+    /// Play a short scripted exchange (or `all`) against a running `serve`.
+    Demo(pushpull::demo::DemoArgs),
 }
 
 /// Settings both servers share.
@@ -95,6 +97,7 @@ fn main() -> ExitCode {
         Command::ServeThreaded(args) => serve_threaded(args),
         Command::Chat(args) => pushpull::client::cli::run_chat(&args),
         Command::AutobahnClient(args) => pushpull::client::cli::run_autobahn_client(&args),
+        Command::Demo(args) => pushpull::demo::run_demo(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
