@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 pub const DATE_HEADER_PREFIX: &[u8] = b"\r\nDate: ";
 
 /// Which way a record went, seen from the demo client.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
     /// Client to server.
