@@ -83,3 +83,23 @@ fn unseeded_runs_share_no_masking_key_rfc_6455_section_10_3() {
     );
     assert!(a.is_disjoint(&b), "shared keys: {:?}", a.intersection(&b));
 }
+
+/// The upgrade request a `chat --seed N` client writes first.
+fn seeded_chat_request(seed: u64) -> Vec<u8> {
+    use pushpull::client::machine::{ChatClient, Now};
+    use pushpull::client::url::Url;
+    use pushpull::client::ws_client::{WsClient, WsClientConfig};
+
+    let url = Url::parse("ws://127.0.0.1:8080/ws").unwrap();
+    let now = Now::system();
+    let mut client = WsClient::with_seed(WsClientConfig::new("Alice", url), now, seed);
+    client.on_timer(now);
+    client.on_connected(now);
+    client.take_output().unwrap()
+}
+
+#[test]
+fn chat_seed_fixes_the_handshake_nonce_rfc_6455_section_4_1() {
+    assert_eq!(seeded_chat_request(7), seeded_chat_request(7));
+    assert_ne!(seeded_chat_request(7), seeded_chat_request(8));
+}
