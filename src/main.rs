@@ -75,6 +75,11 @@ struct ServeArgs {
     #[arg(long, default_value_t = EventLoopConfig::default().chat.max_message_size)]
     chat_max_message: usize,
 
+    /// Log one line per HTTP head and WebSocket frame, each way (`<` received,
+    /// `>` sent), with a payload preview of at most 32 bytes.
+    #[arg(long)]
+    trace: bool,
+
     #[command(flatten)]
     common: CommonServerArgs,
 }
@@ -144,6 +149,7 @@ fn serve(args: ServeArgs) -> std::io::Result<()> {
     };
     config.echo.max_message_size = args.echo_max_message;
     config.chat.max_message_size = args.chat_max_message;
+    config.trace = args.trace;
 
     let server = EventLoopServer::bind(args.addr, config)?;
     let _reporter = reporter(&args.common, server.stats(), true);
