@@ -67,15 +67,26 @@ ensure_python_packages() {
         "${PYTHON_PACKAGES[@]}"
 }
 
+# Installs Debian packages, refreshing the package lists once per run of this
+# script (a fresh machine has none, and an install without them finds nothing).
+APT_UPDATED=0
+apt_install() {
+    if [[ "$APT_UPDATED" == 0 ]]; then
+        log "apt-get update"
+        apt-get update
+        APT_UPDATED=1
+    fi
+    log "installing $*"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y "$@"
+}
+
 # The browser tests drive Debian's chromium; a browser downloaded by a test
 # tool would not be the one the project pins, so the tests never fetch one.
 ensure_chromium() {
     if [[ -x /usr/bin/chromium ]]; then
         return
     fi
-    log "installing chromium"
-    apt-get update
-    DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+    apt_install chromium
 }
 
 # playwright-core, pinned in package-lock.json, drives chromium from node.
@@ -87,12 +98,23 @@ ensure_node_packages() {
     (cd "$REPO_ROOT" && npm ci --no-audit --no-fund)
 }
 
+# tshark dissects the loopback captures of tests/tshark_*.rs. Debian asks
+# whether non-root users may capture; the noninteractive frontend takes the
+# default (no), which is fine because the tests capture as root.
+ensure_tshark() {
+    if command -v tshark >/dev/null 2>&1; then
+        return
+    fi
+    apt_install tshark
+}
+
 main() {
     ensure_rust_components
     ensure_venv
     ensure_python_packages
     ensure_chromium
     ensure_node_packages
+    ensure_tshark
     log "ready ($VENV)"
 }
 

@@ -12,12 +12,14 @@
 //! | [`client`]    | chat clients for both transports                              |
 //! | [`explain`]   | `pushpull explain`: bytes and captures annotated with the RFC |
 //! | [`compare`]   | the experiment: runs, measures, tables, results.json, charts  |
+//! | [`demo`]      | `pushpull demo`: scripted exchanges for teaching and captures |
 //! | [`logger`]    | a small stderr logger behind the `log` facade                 |
 #![forbid(unsafe_code)]
 
 pub mod chat;
 pub mod client;
 pub mod compare;
+pub mod demo;
 pub mod explain;
 pub mod http;
 pub mod logger;

@@ -41,6 +41,8 @@ enum Command {
     Explain(pushpull::explain::ExplainArgs),
     /// The experiment: polling vs WebSockets at several client counts, into results/.
     Compare(pushpull::compare::CompareArgs),
+    /// Play a short scripted exchange (or `all`) against a running `serve`.
+    Demo(pushpull::demo::DemoArgs),
 }
 
 /// Settings both servers share.
@@ -77,6 +79,11 @@ struct ServeArgs {
     #[arg(long, default_value_t = EventLoopConfig::default().chat.max_message_size)]
     chat_max_message: usize,
 
+    /// Log one line per HTTP head and WebSocket frame, each way (`<` received,
+    /// `>` sent), with a payload preview of at most 32 bytes.
+    #[arg(long)]
+    trace: bool,
+
     #[command(flatten)]
     common: CommonServerArgs,
 }
@@ -101,6 +108,7 @@ fn main() -> ExitCode {
         Command::AutobahnClient(args) => pushpull::client::cli::run_autobahn_client(&args),
         Command::Explain(args) => return explain(args),
         Command::Compare(args) => pushpull::compare::run_compare(&args),
+        Command::Demo(args) => pushpull::demo::run_demo(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -154,6 +162,7 @@ fn serve(args: ServeArgs) -> std::io::Result<()> {
     };
     config.echo.max_message_size = args.echo_max_message;
     config.chat.max_message_size = args.chat_max_message;
+    config.trace = args.trace;
 
     let server = EventLoopServer::bind(args.addr, config)?;
     let _reporter = reporter(&args.common, server.stats(), true);

@@ -53,6 +53,16 @@ pub struct ChatArgs {
     /// Reuse one TCP connection for all polls (poll transport).
     #[arg(long)]
     pub keep_alive: bool,
+    /// FOR DEMONSTRATIONS ONLY (ws transport): take the handshake nonce and
+    /// masking keys from a generator seeded with N, for reproducible
+    /// captures. RFC 6455 §10.3 requires unpredictable masking keys; without
+    /// this flag they are random.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Stamp every message with a fixed sent_at (2023-11-14T22:13:20Z)
+    /// instead of the wall clock (ws transport; latencies then mean nothing).
+    #[arg(long)]
+    pub fixed_clock: bool,
 }
 
 /// `pushpull autobahn-client`: run Autobahn's fuzzingserver cases.
@@ -81,6 +91,7 @@ pub fn run_autobahn_client(args: &AutobahnArgs) -> io::Result<()> {
 /// script, then prints what it measured.
 pub fn run_chat(args: &ChatArgs) -> io::Result<()> {
     let url = chat_url(args)?;
+    check_reproducible_flags(args)?;
     let addr = url.socket_addr()?;
     let client = chat_client(args, url);
     let schedule = if args.script {
@@ -140,8 +151,28 @@ fn chat_client(args: &ChatArgs, url: Url) -> Box<dyn ChatClient + Send> {
             config.keep_alive = args.keep_alive;
             Box::new(Poller::new(config, now))
         }
-        Transport::Ws => Box::new(WsClient::new(WsClientConfig::new(&args.name, url), now)),
+        Transport::Ws => {
+            let mut config = WsClientConfig::new(&args.name, url);
+            config.fixed_clock = args.fixed_clock;
+            match args.seed {
+                Some(seed) => Box::new(WsClient::with_seed(config, now, seed)),
+                None => Box::new(WsClient::new(config, now)),
+            }
+        }
     }
+}
+
+/// `--seed` and `--fixed-clock` exist for the WebSocket client only: the
+/// polling client tells history from new messages by `sent_at`, which a
+/// fixed clock would break, and it has no keys to seed.
+fn check_reproducible_flags(args: &ChatArgs) -> io::Result<()> {
+    if args.transport == Transport::Poll && (args.seed.is_some() || args.fixed_clock) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "--seed and --fixed-clock apply to --transport ws only",
+        ));
+    }
+    Ok(())
 }
 
 /// Feeds stdin lines to the driver; at the end of input the run ends once

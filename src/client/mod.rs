@@ -13,6 +13,7 @@
 //! | [`machine`]        | what the client state machines and their driver share        |
 //! | [`poller`]         | the HTTP polling chat client state machine                   |
 //! | [`ws_client`]      | the WebSocket chat client state machine                      |
+//! | [`seeded`]         | `--seed` keys and `--fixed-clock`: reproducible captures only |
 //! | [`autobahn`]       | `autobahn-client`: echo client for the fuzzingserver         |
 //! | [`driver`]         | one mio loop running many clients: sockets, timers, counters |
 //! | [`cli`]            | argument structs and entry points of the subcommands         |
@@ -24,5 +25,6 @@ pub mod latency;
 pub mod machine;
 pub mod poller;
 pub mod schedule;
+pub mod seeded;
 pub mod url;
 pub mod ws_client;

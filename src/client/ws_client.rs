@@ -14,12 +14,14 @@
 
 use std::collections::VecDeque;
 use std::io;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use log::{debug, info, warn};
 
 use super::backoff::{Backoff, ReconnectCause};
 use super::machine::{ChatClient, ClientEvent, Command, Now, RequestKind};
+use super::seeded::{FIXED_CLOCK_UNIX_MS, SeededKeys};
 use super::url::Url;
 use crate::chat::{ClientMessage, StoredMessage};
 use crate::websocket::handshake::{ClientHandshake, KEY_LEN};
@@ -55,6 +57,9 @@ pub struct WsClientConfig {
     pub websocket: Config,
     /// Reconnect after the connection is lost (off: finish instead).
     pub reconnect: bool,
+    /// Stamp every message with [`FIXED_CLOCK_UNIX_MS`] instead of the wall
+    /// clock, for reproducible captures (latencies then mean nothing).
+    pub fixed_clock: bool,
 }
 
 impl WsClientConfig {
@@ -64,6 +69,7 @@ impl WsClientConfig {
             url,
             websocket: Config::default(),
             reconnect: true,
+            fixed_clock: false,
         }
     }
 }
@@ -97,6 +103,8 @@ pub struct WsClient {
     events: VecDeque<ClientEvent>,
     keys: KeySource,
     mask_keys: Option<MaskKeySource>,
+    /// `--seed`: masking keys from a seeded stream (see [`SeededKeys`]).
+    seeded_masks: Option<Arc<Mutex<SeededKeys>>>,
 }
 
 impl WsClient {
@@ -127,7 +135,20 @@ impl WsClient {
             events: VecDeque::new(),
             keys,
             mask_keys,
+            seeded_masks: None,
         }
+    }
+
+    /// A client whose nonces and masking keys all come from one stream
+    /// seeded with `seed`: predictable on purpose, for demonstrations only
+    /// (RFC 6455 §10.3 requires unpredictable masking keys).
+    pub fn with_seed(config: WsClientConfig, now: Now, seed: u64) -> Self {
+        let stream = Arc::new(Mutex::new(SeededKeys::new(seed)));
+        let nonces = Arc::clone(&stream);
+        let keys: KeySource = Box::new(move || lock(&nonces).nonce());
+        let mut client = Self::with_keys(config, now, keys, None);
+        client.seeded_masks = Some(stream);
+        client
     }
 
     /// Whether the WebSocket is open.
@@ -199,9 +220,14 @@ impl WsClient {
     /// The handshake succeeded: start the WebSocket connection.
     fn open(&mut self, now: Now) {
         let config = self.config.websocket.clone();
-        let connection = match self.mask_keys {
-            Some(keys) => Connection::with_mask_keys(Role::Client, config, Box::new(keys)),
-            None => Connection::new(Role::Client, config),
+        let connection = match (&self.seeded_masks, self.mask_keys) {
+            (Some(stream), _) => {
+                let stream = Arc::clone(stream);
+                let keys = Box::new(move || lock(&stream).mask_key());
+                Connection::with_mask_keys(Role::Client, config, keys)
+            }
+            (None, Some(keys)) => Connection::with_mask_keys(Role::Client, config, Box::new(keys)),
+            (None, None) => Connection::new(Role::Client, config),
         };
         info!("{}: connected to {}", self.config.name, self.config.url);
         self.backoff.reset();
@@ -295,7 +321,10 @@ impl WsClient {
             let message = ClientMessage {
                 name: self.config.name.clone(),
                 text,
-                sent_at: now.unix_ms,
+                sent_at: match self.config.fixed_clock {
+                    true => FIXED_CLOCK_UNIX_MS,
+                    false => now.unix_ms,
+                },
             };
             let json = serde_json::to_string(&message).unwrap_or_default();
             if let Err(error) = connection.send_text(&json) {
@@ -321,6 +350,12 @@ impl WsClient {
             }
         }
     }
+}
+
+/// The seeded stream, even if a thread panicked while holding it (its state
+/// is a single integer, always valid).
+fn lock(stream: &Mutex<SeededKeys>) -> std::sync::MutexGuard<'_, SeededKeys> {
+    stream.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn chunk_bytes(chunk: Chunk) -> Vec<u8> {

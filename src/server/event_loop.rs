@@ -28,6 +28,7 @@ use crate::http::response::{Response, error_response};
 use crate::server::out_queue::OutQueue;
 use crate::server::page;
 use crate::stats::Stats;
+use crate::websocket::trace::{Direction, FrameScanner, http_head_line};
 use crate::websocket::{self, Event, Opcode};
 
 const LISTENER: Token = Token(0);
@@ -51,6 +52,9 @@ const TIMER_TICK: Duration = Duration::from_millis(50);
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 /// How long a closing HTTP connection keeps draining the client's unread bytes.
 const LINGER: Duration = Duration::from_secs(2);
+/// The log target of `--trace` lines (logged at info, so that `--trace`
+/// alone shows them).
+const TRACE_TARGET: &str = "pushpull::trace";
 /// The 100 Continue interim response (RFC 9110 §15.2.1).
 const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
@@ -70,6 +74,8 @@ pub struct EventLoopConfig {
     pub request_timeout: Duration,
     /// An HTTP keep-alive connection with no request in progress is closed after this.
     pub idle_timeout: Duration,
+    /// `--trace`: log one line per HTTP head and WebSocket frame, each way.
+    pub trace: bool,
 }
 
 impl Default for EventLoopConfig {
@@ -87,6 +93,7 @@ impl Default for EventLoopConfig {
             chat,
             request_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
+            trace: false,
         }
     }
 }
@@ -148,6 +155,49 @@ struct Conn {
     /// and discard what the client still sends, then close (see `linger`).
     lingering_until: Option<Instant>,
     last_activity: Instant,
+    /// Only with `--trace`: finds frame boundaries in each direction.
+    trace: Option<Box<TraceState>>,
+}
+
+/// What `--trace` keeps per connection: one frame scanner each way, so that
+/// a connection without tracing pays nothing but a `None`.
+struct TraceState {
+    label: String,
+    received: FrameScanner,
+    sent: FrameScanner,
+}
+
+impl TraceState {
+    fn new(peer: SocketAddr) -> Self {
+        Self {
+            label: peer.to_string(),
+            received: FrameScanner::new(),
+            sent: FrameScanner::new(),
+        }
+    }
+
+    /// Log the frames these WebSocket bytes complete.
+    fn frames(&mut self, dir: Direction, bytes: &[u8]) {
+        let scanner = match dir {
+            Direction::Received => &mut self.received,
+            Direction::Sent => &mut self.sent,
+        };
+        for found in scanner.feed(bytes) {
+            match found {
+                Ok(frame) => info!(target: TRACE_TARGET, "{}", frame.line(dir, &self.label)),
+                Err(e) => info!(target: TRACE_TARGET, "{} conn {}  {e}", dir.mark(), self.label),
+            }
+        }
+    }
+
+    /// Log an HTTP head: `bytes` start with it (a body may follow).
+    fn head(&self, dir: Direction, bytes: &[u8]) {
+        let end = bytes
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .unwrap_or(bytes.len());
+        info!(target: TRACE_TARGET, "{}", http_head_line(dir, &self.label, &bytes[..end]));
+    }
 }
 
 /// A running event-loop server, bound and ready.
@@ -370,6 +420,7 @@ impl EventLoopServer {
             peer_closed: false,
             lingering_until: None,
             last_activity: Instant::now(),
+            trace: self.config.trace.then(|| Box::new(TraceState::new(peer))),
         });
     }
 
@@ -536,6 +587,11 @@ impl EventLoopServer {
     /// Answer one request. Returns whether more requests may follow on this connection.
     fn on_request(&mut self, slot: usize, request: Request) -> bool {
         Stats::add(&self.stats.http_requests, 1);
+        if let Some(trace) = self.conn(slot).and_then(|c| c.trace.as_ref()) {
+            let h = &request.head;
+            let line = format!("{} {} HTTP/1.{}\r\n", h.method, h.target, h.minor_version);
+            trace.head(Direction::Received, line.as_bytes());
+        }
         let head_only = request.head.method == "HEAD";
 
         match request.head.path() {
@@ -600,6 +656,9 @@ impl EventLoopServer {
         };
         // Bytes that came in the same read as the head are the first frame bytes.
         let early_frames = state.parser.take_buffered();
+        if let Some(trace) = self.conn_mut(slot).and_then(|c| c.trace.as_mut()) {
+            trace.frames(Direction::Received, &early_frames);
+        }
         let mut ws = websocket::Connection::new(websocket::Role::Server, config);
         ws.receive(&early_frames);
 
@@ -630,6 +689,9 @@ impl EventLoopServer {
         self.stats
             .ws_bytes_in
             .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        if let Some(trace) = self.conn_mut(slot).and_then(|c| c.trace.as_mut()) {
+            trace.frames(Direction::Received, bytes);
+        }
         if let Some(state) = self.ws_state(slot) {
             state.ws.receive(bytes);
         }
@@ -734,6 +796,9 @@ impl EventLoopServer {
             return;
         };
         while let Some(chunk) = state.ws.take_output() {
+            if let Some(trace) = conn.trace.as_mut() {
+                trace.frames(Direction::Sent, chunk.as_ref());
+            }
             conn.out.push(chunk);
         }
 
@@ -762,6 +827,9 @@ impl EventLoopServer {
 
     fn queue(&mut self, slot: usize, bytes: Vec<u8>) {
         if let Some(conn) = self.conn_mut(slot) {
+            if let Some(trace) = &conn.trace {
+                trace.head(Direction::Sent, &bytes);
+            }
             conn.out.push_bytes(bytes);
         }
     }
