@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Once;
 
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use super::analysis::RunResult;
@@ -223,20 +224,10 @@ fn linear_panel(
         .x_desc(x_desc)
         .y_desc(y_desc)
         .label_style((FONT, LABEL_PT))
+        .x_label_formatter(&|v| tick_label(*v))
+        .y_label_formatter(&|v| tick_label(*v))
         .draw()?;
-    for (system, data) in series {
-        let c = color(*system);
-        chart
-            .draw_series(LineSeries::new(data.clone(), c.stroke_width(LINE_WIDTH)))?
-            .label(system.label())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], c.stroke_width(3)));
-        if points {
-            chart.draw_series(
-                data.iter()
-                    .map(|&p| Circle::new(p, POINT_RADIUS, c.filled())),
-            )?;
-        }
-    }
+    draw_lines(&mut chart, series, points)?;
     legend(&mut chart, SeriesLabelPosition::UpperLeft)
 }
 
@@ -263,7 +254,23 @@ fn log_panel(
         .x_desc(x_desc)
         .y_desc(y_desc)
         .label_style((FONT, LABEL_PT))
+        .x_label_formatter(&|v| tick_label(*v))
+        .y_label_formatter(&|v| tick_label(*v))
         .draw()?;
+    draw_lines(&mut chart, series, points)?;
+    // Polling sits near the top and WebSockets near the bottom: the middle is free.
+    legend(&mut chart, SeriesLabelPosition::MiddleRight)
+}
+
+/// One line per system (with its points marked when `points`), labelled for the legend.
+fn draw_lines<'a, Y>(
+    chart: &mut ChartContext<'a, BitMapBackend<'a>, Cartesian2d<RangedCoordf64, Y>>,
+    series: &[(System, Series)],
+    points: bool,
+) -> ChartResult<()>
+where
+    Y: plotters::coord::ranged1d::Ranged<ValueType = f64>,
+{
     for (system, data) in series {
         let c = color(*system);
         chart
@@ -277,8 +284,20 @@ fn log_panel(
             )?;
         }
     }
-    // Polling sits at the top and WebSockets low on the left: the lower right is free.
-    legend(&mut chart, SeriesLabelPosition::LowerRight)
+    Ok(())
+}
+
+/// An axis value without trailing zeros: 4000, 2.5, 0.25.
+fn tick_label(value: f64) -> String {
+    let text = match value.abs() {
+        v if v >= 100.0 => format!("{value:.0}"),
+        v if v >= 1.0 => format!("{value:.1}"),
+        _ => format!("{value:.3}"),
+    };
+    match text.contains('.') {
+        true => text.trim_end_matches('0').trim_end_matches('.').to_string(),
+        false => text,
+    }
 }
 
 fn legend<'a, X, Y>(
