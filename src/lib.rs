@@ -13,7 +13,6 @@
 //! | [`explain`]   | `pushpull explain`: bytes and captures annotated with the RFC |
 //! | [`compare`]   | the experiment: runs, measures, tables, results.json, charts  |
 //! | [`demo`]      | `pushpull demo`: scripted exchanges for teaching and captures |
-//! | [`logger`]    | a small stderr logger behind the `log` facade                 |
 #![forbid(unsafe_code)]
 
 pub mod chat;
@@ -22,7 +21,6 @@ pub mod compare;
 pub mod demo;
 pub mod explain;
 pub mod http;
-pub mod logger;
 pub mod server;
 pub mod stats;
 pub mod websocket;

@@ -10,7 +10,7 @@ use log::error;
 use pushpull::http::request::Limits;
 use pushpull::server::event_loop::{EventLoopConfig, EventLoopServer};
 use pushpull::server::threaded::{ThreadedConfig, ThreadedServer};
-use pushpull::{logger, stats};
+use pushpull::stats;
 
 #[derive(Parser)]
 #[command(
@@ -19,7 +19,8 @@ use pushpull::{logger, stats};
     about = "HTTP polling and WebSockets, side by side"
 )]
 struct Cli {
-    /// Log level: error, warn, info, debug or trace (PUSHPULL_LOG overrides it).
+    /// Log level: error, warn, info, debug or trace ($PUSHPULL_LOG overrides it, and also takes
+    /// per-module filters such as `pushpull::server=debug`).
     #[arg(long, global = true, default_value = "info", value_parser = parse_level)]
     log: log::LevelFilter,
 
@@ -100,7 +101,7 @@ struct ServeThreadedArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    logger::init(cli.log);
+    init_logging(cli.log);
     let result = match cli.command {
         Command::Serve(args) => serve(args),
         Command::ServeThreaded(args) => serve_threaded(args),
@@ -124,6 +125,19 @@ fn explain(args: pushpull::explain::ExplainArgs) -> ExitCode {
         error!("{e}");
         ExitCode::FAILURE
     })
+}
+
+/// The environment variable whose filter, when set, replaces `--log`.
+const LOG_ENV: &str = "PUSHPULL_LOG";
+
+/// One line per record on stderr: UTC timestamp with milliseconds, level, module, message.
+fn init_logging(level: log::LevelFilter) {
+    env_logger::Builder::new()
+        .filter_level(level)
+        .parse_env(env_logger::Env::new().filter(LOG_ENV))
+        .format_timestamp_millis()
+        .target(env_logger::Target::Stderr)
+        .init();
 }
 
 fn parse_level(text: &str) -> Result<log::LevelFilter, String> {

@@ -10,7 +10,7 @@ use log::warn;
 
 use super::autobahn;
 use super::driver::{ClientCounters, Driver, DriverConfig, DriverHandle};
-use super::latency::LatencySummary;
+use super::latency::LatencyStats;
 use super::machine::{ChatClient, ClientEvent, Now};
 use super::poller::{Poller, PollerConfig};
 use super::schedule::Schedule;
@@ -228,7 +228,7 @@ fn print_summary(total: &ClientCounters, latencies: &[f64]) {
         "messages: {} sent, {} received, {} missed, {} not sent",
         total.messages_sent, total.messages_received, total.messages_missed, total.messages_dropped
     );
-    match LatencySummary::from_samples(latencies) {
+    match LatencyStats::from_samples(latencies) {
         Some(summary) => println!("latency: {summary}"),
         None => println!("latency: no messages received"),
     }

@@ -10,10 +10,10 @@ use std::collections::{HashMap, HashSet};
 use serde::Serialize;
 
 use super::driver::{ClientRecord, Receipt};
-use super::latency::LatencyStats;
 use super::procfs::ListenCounters;
 use super::run::{CpuBreakdown, RunOutcome, Sample};
 use super::system::System;
+use crate::client::latency::LatencyStats;
 use crate::stats::StatsSnapshot;
 
 /// The share of a generator thread's wall time on CPU above which the report warns that the

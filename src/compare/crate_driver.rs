@@ -29,8 +29,8 @@ use super::driver::{
     ClientErrors, ClientRecord, DriverRun, LiveCounters, LoadDriver, LoadPlan, Receipt, Transport,
 };
 use super::procfs::{self, CpuTime};
-use super::unix_ms_now;
 use crate::client::driver::{ClientCounters, Driver, DriverConfig, DriverHandle, Observer};
+use crate::client::latency::unix_ms_now;
 use crate::client::machine::{ChatClient, ClientEvent, Now};
 use crate::client::poller::{Poller, PollerConfig};
 use crate::client::schedule::Schedule;

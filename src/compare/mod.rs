@@ -28,7 +28,6 @@ pub mod chart;
 pub mod config;
 pub mod crate_driver;
 pub mod driver;
-pub mod latency;
 pub mod procfs;
 pub mod report;
 pub mod results;
@@ -36,7 +35,9 @@ pub mod run;
 pub mod system;
 
 use std::io;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
+
+use crate::client::latency::unix_ms_now;
 
 pub use analysis::RunResult;
 pub use config::{CompareArgs, Config};
@@ -47,13 +48,6 @@ pub use system::{CrateServers, ServerFactory, ServerKind, System};
 
 /// Pause between runs, so that the last run's sockets finish closing.
 pub const SETTLE_BETWEEN_RUNS: Duration = Duration::from_millis(500);
-
-/// The wall clock as Unix milliseconds, the unit of the chat's `sent_at`.
-pub fn unix_ms_now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
-}
 
 /// Run every system at every tier and return the analysed results. Prints a progress line
 /// to stderr when `config.progress` is set.

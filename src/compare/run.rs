@@ -24,7 +24,7 @@ use serde::Serialize;
 use super::driver::{ClientRecord, LiveCounters, LiveSnapshot, LoadDriver, LoadPlan};
 use super::procfs::{self, CpuTime, ListenCounters};
 use super::system::{RunningServer, ServerFactory, System};
-use super::unix_ms_now;
+use crate::client::latency::unix_ms_now;
 use crate::stats::{Stats, StatsSnapshot};
 
 /// How often the sampler snapshots the counters.
