@@ -1,11 +1,12 @@
 //! The two URL shapes the clients accept: `ws://host:port/path` and
 //! `http://host:port[/path]`.
 //!
-//! This is not a general URL parser (RFC 3986). It takes exactly what a chat
-//! client needs: a scheme, a host (a name, an IPv4 address, or an IPv6 address
-//! in brackets), an optional port, and a path with an optional query. TLS is
-//! not implemented, so `wss://` and `https://` are refused with an error that
-//! says so rather than silently connecting in the clear.
+//! Parsing is the `url` crate's (the WHATWG URL standard, which browsers follow);
+//! this module only narrows the result to what a chat client can use: a scheme,
+//! a host (a name, an IPv4 address, or an IPv6 address in brackets), a port, and
+//! a path with an optional query. TLS is not implemented, so `wss://` and
+//! `https://` are refused with an error that says so rather than silently
+//! connecting in the clear.
 
 use std::fmt;
 use std::io;
@@ -13,9 +14,6 @@ use std::net::{SocketAddr, ToSocketAddrs};
 
 /// Default port of `ws://` (RFC 6455 §3) and `http://` (RFC 9110 §4.2.1).
 pub const DEFAULT_PORT: u16 = 80;
-
-/// The scheme separator between the scheme name and the authority.
-const SCHEME_SEPARATOR: &str = "://";
 
 /// Which protocol the URL names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,18 +48,15 @@ pub struct Url {
 /// Why a URL was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UrlError {
-    /// No `://` after a scheme name.
-    MissingScheme,
+    /// Not a URL at all (the `url` crate's reason: no scheme, an empty host, a port out of
+    /// range, ...).
+    Malformed(String),
     /// `wss://` or `https://`: this crate has no TLS.
     TlsNotSupported(String),
     /// A scheme other than ws, wss, http or https.
     UnknownScheme(String),
-    /// Nothing between `://` and the path.
-    EmptyHost,
-    /// An IPv6 literal whose `[` is not closed.
-    UnclosedBracket,
-    /// The port is not a number from 1 to 65535.
-    InvalidPort(String),
+    /// The port is 0, which no server listens on.
+    InvalidPort,
     /// A `#fragment`: it has no meaning in a request (RFC 6455 §3 forbids it for ws).
     FragmentNotAllowed,
     /// `user@host`: credentials in URLs are not supported.
@@ -71,7 +66,7 @@ pub enum UrlError {
 impl fmt::Display for UrlError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            UrlError::MissingScheme => write!(f, "URL has no scheme (expected ws:// or http://)"),
+            UrlError::Malformed(why) => write!(f, "not a valid URL: {why}"),
             UrlError::TlsNotSupported(s) => write!(
                 f,
                 "{s}:// needs TLS, which pushpull does not implement; use ws:// or http://"
@@ -79,9 +74,7 @@ impl fmt::Display for UrlError {
             UrlError::UnknownScheme(s) => {
                 write!(f, "unknown URL scheme {s:?} (expected ws:// or http://)")
             }
-            UrlError::EmptyHost => write!(f, "URL has no host"),
-            UrlError::UnclosedBracket => write!(f, "IPv6 address in URL lacks its closing ']'"),
-            UrlError::InvalidPort(p) => write!(f, "URL port {p:?} is not a number from 1 to 65535"),
+            UrlError::InvalidPort => write!(f, "URL port must be a number from 1 to 65535"),
             UrlError::FragmentNotAllowed => write!(f, "URL must not have a #fragment"),
             UrlError::UserInfoNotSupported => write!(f, "URL credentials (user@) not supported"),
         }
@@ -99,25 +92,33 @@ impl From<UrlError> for io::Error {
 impl Url {
     /// Parses a `ws://` or `http://` URL.
     pub fn parse(input: &str) -> Result<Url, UrlError> {
-        let (scheme_name, rest) = input
-            .split_once(SCHEME_SEPARATOR)
-            .ok_or(UrlError::MissingScheme)?;
-        let scheme = parse_scheme(scheme_name)?;
+        let parsed = url::Url::parse(input).map_err(|e| UrlError::Malformed(e.to_string()))?;
+        let scheme = parse_scheme(parsed.scheme())?;
 
         // RFC 6455 §3: fragment identifiers MUST NOT be used in ws URIs.
-        if rest.contains('#') {
+        if parsed.fragment().is_some() {
             return Err(UrlError::FragmentNotAllowed);
         }
+        if !parsed.username().is_empty() || parsed.password().is_some() {
+            return Err(UrlError::UserInfoNotSupported);
+        }
 
-        let path_start = rest.find(['/', '?']).unwrap_or(rest.len());
-        let (authority, path) = rest.split_at(path_start);
-        let path = match path {
-            "" => "/".to_string(),
-            p if p.starts_with('?') => format!("/{p}"),
-            p => p.to_string(),
+        // ws and http are "special" schemes to the URL standard, which guarantees them a
+        // non-empty host; IPv6 literals are unbracketed here and bracketed in `Host`.
+        let host = match parsed.host() {
+            Some(url::Host::Ipv6(address)) => address.to_string(),
+            Some(host) => host.to_string(),
+            None => return Err(UrlError::Malformed("no host".into())),
         };
+        let port = parsed.port().unwrap_or(DEFAULT_PORT);
+        if port == 0 {
+            return Err(UrlError::InvalidPort);
+        }
 
-        let (host, port) = parse_authority(authority)?;
+        let path = match parsed.query() {
+            Some(query) => format!("{}?{query}", parsed.path()),
+            None => parsed.path().to_string(),
+        };
         Ok(Url {
             scheme,
             host,
@@ -187,35 +188,6 @@ fn parse_scheme(name: &str) -> Result<Scheme, UrlError> {
     }
 }
 
-/// Splits `host[:port]` or `[v6]:port` into host and port.
-fn parse_authority(authority: &str) -> Result<(String, u16), UrlError> {
-    if authority.contains('@') {
-        return Err(UrlError::UserInfoNotSupported);
-    }
-
-    let (host, port) = if let Some(bracketed) = authority.strip_prefix('[') {
-        let (host, after) = bracketed.split_once(']').ok_or(UrlError::UnclosedBracket)?;
-        (host, after.strip_prefix(':'))
-    } else {
-        match authority.split_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (authority, None),
-        }
-    };
-
-    if host.is_empty() {
-        return Err(UrlError::EmptyHost);
-    }
-    let port = match port {
-        None => DEFAULT_PORT,
-        Some(p) => match p.parse::<u16>() {
-            Ok(n) if n != 0 => n,
-            _ => return Err(UrlError::InvalidPort(p.to_string())),
-        },
-    };
-    Ok((host.to_string(), port))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -265,20 +237,31 @@ mod tests {
 
     #[test]
     fn malformed_urls_are_refused() {
-        let cases: &[(&str, UrlError)] = &[
-            ("127.0.0.1:80", UrlError::MissingScheme),
-            ("ftp://h/", UrlError::UnknownScheme("ftp".into())),
-            ("ws:///path", UrlError::EmptyHost),
-            ("ws://:80/", UrlError::EmptyHost),
-            ("ws://[::1/", UrlError::UnclosedBracket),
-            ("ws://h:0/", UrlError::InvalidPort("0".into())),
-            ("ws://h:99999/", UrlError::InvalidPort("99999".into())),
-            ("ws://h:x/", UrlError::InvalidPort("x".into())),
-            ("ws://u:p@h/", UrlError::UserInfoNotSupported),
-        ];
-        for (input, expected) in cases {
-            assert_eq!(&Url::parse(input).unwrap_err(), expected, "{input}");
+        for input in [
+            "127.0.0.1:80",
+            "ws://:80/",
+            "ws://[::1/",
+            "ws://h:99999/",
+            "ws://h:x/",
+        ] {
+            let err = Url::parse(input).unwrap_err();
+            assert!(matches!(err, UrlError::Malformed(_)), "{input}: {err:?}");
         }
+        assert_eq!(
+            Url::parse("ftp://h/").unwrap_err(),
+            UrlError::UnknownScheme("ftp".into())
+        );
+        assert_eq!(Url::parse("ws://h:0/").unwrap_err(), UrlError::InvalidPort);
+        assert_eq!(
+            Url::parse("ws://u:p@h/").unwrap_err(),
+            UrlError::UserInfoNotSupported
+        );
+    }
+
+    #[test]
+    fn default_port_written_out_is_the_default_port() {
+        let url = Url::parse("ws://h:80/ws").unwrap();
+        assert_eq!((url.port, url.host_header()), (80, "h".to_string()));
     }
 
     #[test]
