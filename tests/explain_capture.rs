@@ -195,3 +195,50 @@ fn pcapng_with_linux_sll2_gives_the_same_conversation() {
         .text;
     assert_eq!(pcapng.replacen("capture: pcapng", "capture: pcap", 1), pcap);
 }
+
+#[test]
+fn a_capture_cut_inside_its_last_packet_explains_the_packets_before_it() {
+    let (sent, received) = real_session();
+    let session = segments(&sent, &received);
+    let pcap = write_pcap(&session);
+    let whole = explain_capture_bytes(&pcap).unwrap().text;
+
+    // A tshark killed mid-write leaves a file that ends inside a packet.
+    let cut = explain_capture_bytes(&pcap[..pcap.len() - 3]).unwrap().text;
+    let packets = session.len();
+    assert!(
+        cut.contains(&format!("the file ends inside packet {packets} (")),
+        "{cut}"
+    );
+    let first_frame = "  text            \"Hello\"";
+    assert!(
+        whole.contains(first_frame) && cut.contains(first_frame),
+        "{cut}"
+    );
+}
+
+#[test]
+fn a_damaged_capture_header_is_an_error_that_says_so() {
+    for (bytes, format) in [
+        (&[0xd4, 0xc3, 0xb2, 0xa1, 0x02, 0x00][..], "pcap"),
+        (&[0x0a, 0x0d, 0x0d, 0x0a, 0x1c, 0x00][..], "pcapng"),
+    ] {
+        let error = explain_capture_bytes(bytes).unwrap_err().to_string();
+        assert!(
+            error.starts_with(&format!("not a readable {format} file: ")),
+            "{error}"
+        );
+    }
+}
+
+#[test]
+fn no_prefix_of_a_capture_makes_explain_panic() {
+    let (sent, received) = real_session();
+    let session = segments(&sent, &received);
+    for capture in [write_pcap(&session), write_pcapng_sll2(&session)] {
+        for end in 0..=capture.len() {
+            // An error is a fine answer to a damaged file; a panic is not.
+            let _ = explain_capture_bytes(&capture[..end]);
+        }
+    }
+}

@@ -86,7 +86,22 @@ const CASES: &[(&str, Role, &str, bool)] = &[
         true,
     ),
     ("continuation_without_message", Server, "80 02 6c 6f", true),
+    (
+        "message_started_during_fragments",
+        Server,
+        "01 01 41 81 01 42",
+        true,
+    ),
+    // Input cut short, as a user may paste it: incomplete, not broken.
     ("text_cut_short", Client, "81 85 37 fa 21 3d 7f 9f", false),
+    ("header_cut_short", Client, "81 85 37 fa 21", false),
+    ("one_byte", Server, "82", false),
+    (
+        "huge_declared_length",
+        Server,
+        "82 7f 7f ff ff ff ff ff ff ff 00 00",
+        false,
+    ),
     ("handshake_version_8", Client, "", true),
 ];
 
@@ -184,4 +199,46 @@ fn a_frame_cut_short_is_incomplete_not_broken() {
             .text
             .ends_with("4 bytes left at the end: the start of a frame that is not complete\n\n")
     );
+}
+
+/// A small xorshift generator: the same "random" inputs on every run.
+fn next_random(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
+#[test]
+fn odd_inputs_never_make_explain_panic() {
+    // Every prefix of every case, as if a paste stopped early.
+    for &(name, _, hex, _) in CASES {
+        let bytes = input(name, hex);
+        for end in 0..=bytes.len().min(300) {
+            for sender in [Client, Server] {
+                let _ = explain_bytes_checked(&bytes[..end], sender);
+            }
+        }
+    }
+
+    // Random bytes, biased toward the values that matter in a header.
+    let mut state = 0x5eed_u64;
+    for _ in 0..20_000 {
+        let len = (next_random(&mut state) % 40) as usize;
+        let bytes: Vec<u8> = (0..len)
+            .map(|_| match next_random(&mut state) % 4 {
+                0 => 0x7f,
+                1 => 0xff,
+                _ => next_random(&mut state) as u8,
+            })
+            .collect();
+        for sender in [Client, Server] {
+            let explanation = explain_bytes_checked(&bytes, sender);
+            assert_eq!(
+                explanation.text.is_empty(),
+                bytes.is_empty(),
+                "{bytes:02x?}"
+            );
+        }
+    }
 }

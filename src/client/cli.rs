@@ -63,6 +63,10 @@ pub struct ChatArgs {
     /// instead of the wall clock (ws transport; latencies then mean nothing).
     #[arg(long)]
     pub fixed_clock: bool,
+    /// Log one line per HTTP head and WebSocket frame, each way (`<`
+    /// received, `>` sent), with a payload preview of at most 32 bytes.
+    #[arg(long)]
+    pub trace: bool,
 }
 
 /// `pushpull autobahn-client`: run Autobahn's fuzzingserver cases.
@@ -101,6 +105,7 @@ pub fn run_chat(args: &ChatArgs) -> io::Result<()> {
     };
 
     let mut driver = Driver::new(DriverConfig::default())?;
+    driver.set_trace(args.trace);
     let index = driver.add_client(client, addr, schedule);
     let latencies = Arc::new(Mutex::new(Vec::new()));
     let printed = Arc::clone(&latencies);

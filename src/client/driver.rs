@@ -31,6 +31,8 @@ use socket2::{Domain, Protocol, Type};
 
 use super::machine::{ChatClient, ClientEvent, Command, Now, RequestKind};
 use super::schedule::{Pacer, Schedule};
+use super::trace::ConnectionTrace;
+use crate::websocket::trace::LOG_TARGET as TRACE_TARGET;
 
 /// The token of the waker that control messages use.
 const WAKER_TOKEN: Token = Token(usize::MAX);
@@ -174,6 +176,21 @@ impl DriverHandle {
 /// Called with each client's index and every event it reports.
 pub type Observer = Box<dyn FnMut(usize, &ClientEvent) + Send>;
 
+/// A trace for a connection just opened, labelled with the client's own
+/// address: the label `serve --trace` gives the same connection.
+fn connection_trace(stream: &TcpStream) -> ConnectionTrace {
+    let label = stream
+        .local_addr()
+        .map_or_else(|_| "?".to_string(), |addr| addr.to_string());
+    ConnectionTrace::new(label)
+}
+
+fn log_trace(lines: Vec<String>) {
+    for line in lines {
+        info!(target: TRACE_TARGET, "{line}");
+    }
+}
+
 /// `EINPROGRESS`: a non-blocking connect has started and will finish later.
 const EINPROGRESS: i32 = 115;
 
@@ -203,6 +220,8 @@ struct Socket {
     unwritten: Vec<u8>,
     /// Whether writable readiness is registered.
     wants_write: bool,
+    /// Only with [`Driver::set_trace`]: follows the bytes both ways.
+    trace: Option<Box<ConnectionTrace>>,
 }
 
 /// One client and its I/O state.
@@ -233,6 +252,8 @@ pub struct Driver {
     observer: Observer,
     config: DriverConfig,
     read_buf: Vec<u8>,
+    /// `chat --trace`: log each HTTP head and frame of every connection.
+    trace: bool,
 }
 
 impl Driver {
@@ -250,6 +271,7 @@ impl Driver {
             observer: Box::new(|_, _| {}),
             config,
             read_buf: vec![0; READ_BUFFER],
+            trace: false,
         })
     }
 
@@ -283,6 +305,13 @@ impl Driver {
         if let Some(slot) = self.slots.get_mut(index) {
             slot.source = Some(source);
         }
+    }
+
+    /// Logs one line per HTTP head and WebSocket frame each client sends or
+    /// receives (`chat --trace`), with the client's address as the
+    /// connection label.
+    pub fn set_trace(&mut self, on: bool) {
+        self.trace = on;
     }
 
     /// Sets the callback that receives every client event.
@@ -460,6 +489,9 @@ impl Driver {
                         debug!("TCP_NODELAY not set: {e}");
                     }
                     slot.counters.connections_opened += 1;
+                    if self.trace {
+                        socket.trace = Some(Box::new(connection_trace(&socket.stream)));
+                    }
                     slot.client.on_connected(Now::system());
                 }
                 ConnectResult::Failed(error) => {
@@ -502,6 +534,9 @@ impl Driver {
                 Ok(n) => {
                     slot.counters.bytes_read += n as u64;
                     let bytes = self.read_buf.get(..n).unwrap_or_default();
+                    if let Some(trace) = socket.trace.as_mut() {
+                        log_trace(trace.received(bytes));
+                    }
                     slot.client.on_bytes(bytes, Now::system());
                 }
                 // Drained: mio wakes us when more arrives.
@@ -539,6 +574,9 @@ impl Driver {
                 Ok(0) => break,
                 Ok(n) => {
                     slot.counters.bytes_written += n as u64;
+                    if let Some(trace) = socket.trace.as_mut() {
+                        log_trace(trace.sent(socket.unwritten.get(..n).unwrap_or_default()));
+                    }
                     socket.unwritten.drain(..n);
                 }
                 // The send buffer is full: wait for writable readiness.
@@ -636,6 +674,7 @@ impl Driver {
                     connecting: true,
                     unwritten: Vec::new(),
                     wants_write: true,
+                    trace: None,
                 })
             }
             Err(error) => {

@@ -16,6 +16,7 @@
 //! | [`seeded`]         | `--seed` keys and `--fixed-clock`: reproducible captures only |
 //! | [`autobahn`]       | `autobahn-client`: echo client for the fuzzingserver         |
 //! | [`driver`]         | one mio loop running many clients: sockets, timers, counters |
+//! | [`trace`]          | `chat --trace`: one line per HTTP head and frame, each way   |
 //! | [`cli`]            | argument structs and entry points of the subcommands         |
 pub mod autobahn;
 pub mod backoff;
@@ -26,5 +27,6 @@ pub mod machine;
 pub mod poller;
 pub mod schedule;
 pub mod seeded;
+pub mod trace;
 pub mod url;
 pub mod ws_client;

@@ -71,7 +71,11 @@ struct Segment {
 
 /// [`explain_capture`] on the bytes of a capture.
 pub fn explain_capture_bytes(bytes: &[u8]) -> io::Result<Explanation> {
-    let (format, packets) = read_packets(bytes)?;
+    let Packets {
+        format,
+        packets,
+        cut,
+    } = read_packets(bytes)?;
     let mut skipped = 0;
     let mut segments = Vec::new();
     for (index, (link, data)) in packets.iter().enumerate() {
@@ -88,6 +92,12 @@ pub fn explain_capture_bytes(bytes: &[u8]) -> io::Result<Explanation> {
         packets.len(),
         connections.len()
     ));
+    if let Some(why) = cut {
+        out.line(&format!(
+            "the file ends inside packet {} ({why}); the packets before it are explained",
+            packets.len() + 1
+        ));
+    }
     out.line("");
     for (i, segments) in connections.iter().enumerate() {
         explain_connection(i + 1, segments, &mut out);
@@ -101,15 +111,41 @@ pub fn explain_capture_bytes(bytes: &[u8]) -> io::Result<Explanation> {
 /// A packet's bytes and the link type they start with.
 type LinkPacket = (DataLink, Vec<u8>);
 
-/// Every packet with its link type, and the name of the format.
-fn read_packets(bytes: &[u8]) -> io::Result<(&'static str, Vec<LinkPacket>)> {
-    let invalid = |e: pcap_file::PcapError| io::Error::new(io::ErrorKind::InvalidData, e);
+/// What a capture file held.
+struct Packets {
+    /// `pcap` or `pcapng`.
+    format: &'static str,
+    packets: Vec<LinkPacket>,
+    /// Why reading stopped before the end of the file, if it did: a capture
+    /// whose writer was killed ends inside a packet, and the packets before
+    /// that are still worth explaining.
+    cut: Option<String>,
+}
+
+/// Every packet with its link type, and the name of the format. Only a file
+/// header that cannot be read is an error.
+fn read_packets(bytes: &[u8]) -> io::Result<Packets> {
+    let unreadable = |format: &str, e: pcap_file::PcapError| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("not a readable {format} file: its header is damaged or cut short ({e})"),
+        )
+    };
+    let mut cut = None;
     if bytes.starts_with(&PCAPNG_MAGIC) {
-        let mut reader = PcapNgReader::new(Cursor::new(bytes)).map_err(invalid)?;
+        let mut reader =
+            PcapNgReader::new(Cursor::new(bytes)).map_err(|e| unreadable("pcapng", e))?;
         let mut links = Vec::new();
         let mut packets = Vec::new();
         while let Some(block) = reader.next_block() {
-            match block.map_err(invalid)? {
+            let block = match block {
+                Ok(block) => block,
+                Err(e) => {
+                    cut = Some(e.to_string());
+                    break;
+                }
+            };
+            match block {
                 Block::InterfaceDescription(idb) => links.push(idb.linktype),
                 Block::EnhancedPacket(epb) => {
                     let link = links.get(epb.interface_id as usize).copied();
@@ -122,16 +158,32 @@ fn read_packets(bytes: &[u8]) -> io::Result<(&'static str, Vec<LinkPacket>)> {
                 _ => {}
             }
         }
-        return Ok(("pcapng", packets));
+        let format = "pcapng";
+        return Ok(Packets {
+            format,
+            packets,
+            cut,
+        });
     }
 
-    let mut reader = PcapReader::new(Cursor::new(bytes)).map_err(invalid)?;
+    let mut reader = PcapReader::new(Cursor::new(bytes)).map_err(|e| unreadable("pcap", e))?;
     let link = reader.header().datalink;
     let mut packets = Vec::new();
     while let Some(packet) = reader.next_packet() {
-        packets.push((link, packet.map_err(invalid)?.data.into_owned()));
+        match packet {
+            Ok(packet) => packets.push((link, packet.data.into_owned())),
+            Err(e) => {
+                cut = Some(e.to_string());
+                break;
+            }
+        }
     }
-    Ok(("pcap", packets))
+    let format = "pcap";
+    Ok(Packets {
+        format,
+        packets,
+        cut,
+    })
 }
 
 /// Decode the link, IP and TCP headers of one packet; `None` if it is not

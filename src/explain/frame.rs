@@ -84,20 +84,35 @@ pub fn frame_extent(buf: &[u8]) -> Option<Result<usize, ProtocolError>> {
 /// header that breaks a rule is judged without its payload). Returns false
 /// if a rule was broken.
 pub fn explain_frame(ctx: &mut FrameContext, buf: &[u8], note: &str, out: &mut Out) -> bool {
-    ctx.count += 1;
-    let Some(&[byte0, byte1]) = buf.first_chunk::<BASE_HEADER_LEN>() else {
+    let Some(&byte0) = buf.first() else {
         return true;
     };
+    ctx.count += 1;
     let parsed = FrameHeader::parse(buf);
     let size = match &parsed {
         Ok(Some((h, n))) => format!("{} bytes", *n as u64 + h.payload_len),
-        _ => "cannot be framed".into(),
+        Ok(None) => "header not complete".into(),
+        Err(_) => "cannot be framed".into(),
     };
     out.line(&format!(
         "frame {} ({}), {size}{note}",
         ctx.count,
         ctx.arrow()
     ));
+
+    // One byte alone: what it says can still be read.
+    let Some(&byte1) = buf.get(1) else {
+        return match explain_byte0(ctx, byte0, out) {
+            Ok(()) => {
+                out.line("  (the bytes end inside the header)");
+                true
+            }
+            Err(error) => {
+                fail(ctx, &error, out);
+                false
+            }
+        };
+    };
 
     let result = explain_byte0(ctx, byte0, out)
         .and_then(|()| explain_byte1(ctx, byte1, out))

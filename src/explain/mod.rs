@@ -109,6 +109,12 @@ pub fn run(args: ExplainArgs) -> io::Result<ExitCode> {
         }
     };
 
+    // Silence would look like success: say that nothing came in.
+    if bytes.is_empty() {
+        eprintln!("pushpull explain: the input is empty: there are no bytes to explain");
+        return Ok(ExitCode::from(2));
+    }
+
     let explanation = match is_capture(&bytes) {
         true => explain_capture_bytes(&bytes)?,
         false => explain_bytes_checked(&bytes, args.role.into()),
@@ -130,7 +136,9 @@ fn read_input(args: &ExplainArgs) -> io::Result<Result<Vec<u8>, String>> {
         return Ok(parse_hex(&text));
     }
     match args.input.as_deref() {
-        Some(path) if path != Path::new("-") => std::fs::read(path).map(Ok),
+        Some(path) if path != Path::new("-") => std::fs::read(path)
+            .map(Ok)
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot read {}: {e}", path.display()))),
         _ => {
             let mut bytes = Vec::new();
             io::stdin().read_to_end(&mut bytes)?;

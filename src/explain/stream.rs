@@ -157,7 +157,7 @@ impl StreamExplainer {
         if self.buf.is_empty() || self.phase == Phase::Stopped {
             return;
         }
-        if self.phase == Phase::Frames && self.buf.len() > 1 {
+        if self.phase == Phase::Frames {
             let note = ", cut short by the end of the bytes";
             if !explain_frame(&mut self.frames, &self.buf, note, out) {
                 self.stop();
@@ -169,10 +169,11 @@ impl StreamExplainer {
             Phase::AwaitingUpgrade => "sent before the server's 101 arrived",
             _ => "an HTTP head or body that is not complete",
         };
-        out.line(&format!(
-            "{label}{} bytes left at the end: {what}",
-            self.buf.len()
-        ));
+        let count = match self.buf.len() {
+            1 => "1 byte".to_string(),
+            n => format!("{n} bytes"),
+        };
+        out.line(&format!("{label}{count} left at the end: {what}"));
         out.line("");
     }
 }

@@ -173,6 +173,13 @@ impl ResponseParser {
         self.partial.is_none() && self.buf.is_empty()
     }
 
+    /// Take the bytes buffered after the last complete response: after a 101
+    /// they belong to the protocol switched to (WebSocket frames that came
+    /// in the same read as the head). The parser is left empty.
+    pub fn take_buffered(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.buf)
+    }
+
     /// The next complete response, `Ok(None)` if more bytes are needed.
     ///
     /// Interim 1xx responses other than 101 are skipped (RFC 9110 §15.2: a

@@ -28,7 +28,8 @@ use crate::http::response::{Response, error_response};
 use crate::server::out_queue::OutQueue;
 use crate::server::page;
 use crate::stats::Stats;
-use crate::websocket::trace::{Direction, FrameScanner, http_head_line};
+use crate::websocket::trace::{Direction, FrameScanner, LOG_TARGET as TRACE_TARGET};
+use crate::websocket::trace::{http_head_line, request_head_line};
 use crate::websocket::{self, Event, Opcode};
 
 const LISTENER: Token = Token(0);
@@ -52,9 +53,6 @@ const TIMER_TICK: Duration = Duration::from_millis(50);
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 /// How long a closing HTTP connection keeps draining the client's unread bytes.
 const LINGER: Duration = Duration::from_secs(2);
-/// The log target of `--trace` lines (logged at info, so that `--trace`
-/// alone shows them).
-const TRACE_TARGET: &str = "pushpull::trace";
 /// The 100 Continue interim response (RFC 9110 §15.2.1).
 const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
@@ -588,9 +586,8 @@ impl EventLoopServer {
     fn on_request(&mut self, slot: usize, request: Request) -> bool {
         Stats::add(&self.stats.http_requests, 1);
         if let Some(trace) = self.conn(slot).and_then(|c| c.trace.as_ref()) {
-            let h = &request.head;
-            let line = format!("{} {} HTTP/1.{}\r\n", h.method, h.target, h.minor_version);
-            trace.head(Direction::Received, line.as_bytes());
+            let line = request_head_line(Direction::Received, &trace.label, &request.head);
+            info!(target: TRACE_TARGET, "{line}");
         }
         let head_only = request.head.method == "HEAD";
 

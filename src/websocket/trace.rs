@@ -19,9 +19,15 @@ use super::close::CLOSE_CODE_LEN;
 use super::error::ProtocolError;
 use super::frame::{FrameHeader, MAX_HEADER_LEN, Opcode};
 use super::mask::{MASK_KEY_LEN, apply_mask};
+use crate::http::RequestHead;
+use crate::http::response_parser::Response;
 
 /// The most payload bytes a trace line shows.
 pub const PREVIEW_LEN: usize = 32;
+
+/// The log target of every `--trace` line. They are logged at info, so that
+/// `--trace` alone shows them and nothing else turns them on.
+pub const LOG_TARGET: &str = "pushpull::trace";
 
 /// Header names listed on an HTTP head line before the rest are counted.
 const MAX_LISTED_HEADERS: usize = 16;
@@ -81,6 +87,12 @@ pub fn http_head_line(dir: Direction, conn: &str, head_bytes: &[u8]) -> String {
     let names: Vec<&str> = lines
         .filter_map(|l| l.split_once(':').map(|(name, _)| name.trim()))
         .collect();
+    head_line(dir, conn, start, &names)
+}
+
+/// [`http_head_line`] for a head that is already parsed: its start line
+/// (`GET / HTTP/1.1`, `HTTP/1.1 200 OK`) and its header names in order.
+pub fn head_line(dir: Direction, conn: &str, start: &str, names: &[&str]) -> String {
     let mut line = format!("{} conn {conn}  {start:?}", dir.mark());
     if names.is_empty() {
         return line;
@@ -92,6 +104,26 @@ pub fn http_head_line(dir: Direction, conn: &str, head_bytes: &[u8]) -> String {
         let _ = write!(line, " (+{} more)", names.len() - listed.len());
     }
     line
+}
+
+/// [`head_line`] for a parsed request head.
+pub fn request_head_line(dir: Direction, conn: &str, head: &RequestHead) -> String {
+    let start = format!(
+        "{} {} HTTP/1.{}",
+        head.method, head.target, head.minor_version
+    );
+    let names: Vec<&str> = head.headers.iter().map(|h| h.name.as_str()).collect();
+    head_line(dir, conn, &start, &names)
+}
+
+/// [`head_line`] for a parsed response.
+pub fn response_head_line(dir: Direction, conn: &str, response: &Response) -> String {
+    let start = format!(
+        "HTTP/1.{} {} {}",
+        response.minor_version, response.status, response.reason
+    );
+    let names: Vec<&str> = response.headers.iter().map(|h| h.name.as_str()).collect();
+    head_line(dir, conn, &start, &names)
 }
 
 fn opcode_name(opcode: Opcode) -> String {
