@@ -85,6 +85,13 @@ struct ServeArgs {
     #[arg(long)]
     trace: bool,
 
+    /// For demonstrations only: put the same fixed instant (2023-11-14T22:13:20Z, the
+    /// clients' --fixed-clock) in every HTTP Date header, so that two seeded `pushpull demo`
+    /// runs against fresh servers put identical bytes on the wire. A real server sends the
+    /// current time (RFC 9110 §6.6.1).
+    #[arg(long)]
+    fixed_clock: bool,
+
     #[command(flatten)]
     common: CommonServerArgs,
 }
@@ -177,6 +184,10 @@ fn serve(args: ServeArgs) -> std::io::Result<()> {
     config.echo.max_message_size = args.echo_max_message;
     config.chat.max_message_size = args.chat_max_message;
     config.trace = args.trace;
+    if args.fixed_clock {
+        let fixed = Duration::from_secs_f64(pushpull::client::seeded::FIXED_CLOCK_UNIX_MS / 1000.0);
+        config.fixed_date = Some(std::time::UNIX_EPOCH + fixed);
+    }
 
     let server = EventLoopServer::bind(args.addr, config)?;
     let _reporter = reporter(&args.common, server.stats(), true);

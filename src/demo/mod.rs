@@ -25,13 +25,11 @@
 //! [`FIXED_CLOCK_UNIX_MS`](crate::client::seeded::FIXED_CLOCK_UNIX_MS). This
 //! is for demonstrations only: RFC 6455 §10.3 requires unpredictable masking
 //! keys, and without the flag they are random. Run `pushpull demo all` twice
-//! with both flags, each time against a fresh `pushpull serve` on the same
-//! address, and on every TCP connection:
-//!
-//! - the client's bytes are identical;
-//! - the server's bytes are identical except the value of each `Date` header
-//!   (see [`record::blank_dates`]); message ids match because a fresh server
-//!   numbers from 1 and the scenarios run in a fixed order.
+//! with both flags, each time against a fresh `pushpull serve --fixed-clock`
+//! (which puts one fixed instant in every `Date` header) on the same address,
+//! and on every TCP connection both sides' bytes are identical; message ids
+//! match because a fresh server numbers from 1 and the scenarios run in a
+//! fixed order.
 //!
 //! How those bytes are cut into TCP segments is the kernel's choice and is
 //! not part of the promise (it is in practice one segment per write, except

@@ -85,6 +85,13 @@ impl Response {
     /// never carry a body; 1xx and 204 get no Content-Length (RFC 9110 §8.6) and 304 none
     /// either, since we have no representation to describe.
     pub fn encode(&self, head_only: bool) -> Vec<u8> {
+        self.encode_dated(head_only, SystemTime::now())
+    }
+
+    /// [`Self::encode`] with `date` in the `Date` header instead of the current time
+    /// (RFC 9110 §6.6.1 wants the time the response was generated; a fixed date is for
+    /// reproducible demonstration captures only).
+    pub fn encode_dated(&self, head_only: bool, date: SystemTime) -> Vec<u8> {
         let bodiless = self.status_forbids_body();
         let mut out = Vec::with_capacity(128 + self.body.len());
 
@@ -96,11 +103,7 @@ impl Response {
             )
             .as_bytes(),
         );
-        push_header(
-            &mut out,
-            "Date",
-            &httpdate::fmt_http_date(SystemTime::now()),
-        );
+        push_header(&mut out, "Date", &httpdate::fmt_http_date(date));
         for (name, value) in &self.headers {
             if !GENERATED_HEADERS
                 .iter()
@@ -193,6 +196,16 @@ mod tests {
             })
             .collect::<Vec<_>>()
             .join("\n")
+    }
+
+    #[test]
+    fn encode_dated_puts_the_given_instant_in_the_date_header_rfc_9110_section_6_6_1() {
+        let date = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+        let text = String::from_utf8(Response::new(204).encode_dated(false, date)).unwrap();
+        assert!(
+            text.contains("\r\nDate: Tue, 14 Nov 2023 22:13:20 GMT\r\n"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use log::{debug, info, warn};
 use mio::net::{TcpListener, TcpStream};
@@ -74,6 +74,10 @@ pub struct EventLoopConfig {
     pub idle_timeout: Duration,
     /// `--trace`: log one line per HTTP head and WebSocket frame, each way.
     pub trace: bool,
+    /// `--fixed-clock`: stamp every `Date` header with this instant instead of the current
+    /// time, so that two seeded demo runs put identical bytes on the wire. Demonstrations
+    /// only; `None` (the current time) otherwise.
+    pub fixed_date: Option<SystemTime>,
 }
 
 impl Default for EventLoopConfig {
@@ -92,6 +96,7 @@ impl Default for EventLoopConfig {
             request_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             trace: false,
+            fixed_date: None,
         }
     }
 }
@@ -618,7 +623,11 @@ impl EventLoopServer {
 
     /// Queue a response; a response that closes the connection ends reading from it.
     fn respond(&mut self, slot: usize, response: Response, head_only: bool) {
-        self.queue(slot, response.encode(head_only));
+        let bytes = match self.config.fixed_date {
+            Some(date) => response.encode_dated(head_only, date),
+            None => response.encode(head_only),
+        };
+        self.queue(slot, bytes);
         if response.close
             && let Some(conn) = self.conn_mut(slot)
         {
