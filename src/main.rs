@@ -64,6 +64,11 @@ struct CommonServerArgs {
     /// Largest request body accepted, in bytes (413 past it).
     #[arg(long, default_value_t = Limits::default().max_body)]
     max_body: usize,
+
+    /// Length of the kernel's queue of connections waiting to be accepted (Linux caps it
+    /// at net.core.somaxconn). Python's socketserver uses 5.
+    #[arg(long, default_value_t = pushpull::server::DEFAULT_BACKLOG)]
+    backlog: u32,
 }
 
 #[derive(Args)]
@@ -179,6 +184,7 @@ fn serve(args: ServeArgs) -> std::io::Result<()> {
         limits: limits(&args.common),
         log_capacity: args.common.log_capacity,
         quiet: args.common.quiet,
+        backlog: args.common.backlog,
         ..EventLoopConfig::default()
     };
     config.echo.max_message_size = args.echo_max_message;
@@ -199,6 +205,7 @@ fn serve_threaded(args: ServeThreadedArgs) -> std::io::Result<()> {
         limits: limits(&args.common),
         log_capacity: args.common.log_capacity,
         quiet: args.common.quiet,
+        backlog: args.common.backlog,
         ..ThreadedConfig::default()
     };
     let server = ThreadedServer::bind(args.addr, config)?;

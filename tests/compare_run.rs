@@ -75,7 +75,7 @@ fn a_short_experiment_writes_consistent_results_for_every_system() {
     argv.push(out.display().to_string());
     let args = Cli::try_parse_from(argv).expect("arguments parse").args;
 
-    compare::main_with(&args, &CrateServers, &CrateDriver).expect("experiment runs");
+    compare::main_with(&args, &CrateServers::default(), &CrateDriver).expect("experiment runs");
     let text = std::fs::read_to_string(out.join("results.json")).expect("results.json written");
     let json: Value = serde_json::from_str(&text).expect("valid JSON");
 

@@ -83,6 +83,7 @@ pub struct ClientTotals {
     pub errors_addr_not_available: u64,
     pub errors_refused: u64,
     pub errors_other: u64,
+    pub lines_unsent: u64,
 }
 
 /// One second of a run.
@@ -198,6 +199,13 @@ fn judge(result: &mut RunResult, outcome: &RunOutcome) {
             c.connections_opened, result.connections
         ));
     }
+    if c.lines_unsent > 0 {
+        result.warnings.push(format!(
+            "{} chat lines were never posted (a post failed, or the line still waited for a \
+             connection when the run ended)",
+            c.lines_unsent
+        ));
+    }
     if result.delivery.unknown > 0 {
         result.warnings.push(format!(
             "{} receipts match no message a client sent",
@@ -265,6 +273,7 @@ pub fn client_totals(records: &[ClientRecord]) -> ClientTotals {
         t.errors_addr_not_available += r.errors.addr_not_available;
         t.errors_refused += r.errors.refused;
         t.errors_other += r.errors.other;
+        t.lines_unsent += r.lines_unsent;
     }
     t
 }
@@ -434,6 +443,41 @@ mod tests {
         b.receipts = vec![receipt("a", f64::from_bits(sent.to_bits() + 1), sent + 1.0)];
         let d = delivery(&[a, b]);
         assert_eq!((d.delivered, d.lost, d.unknown), (1, 0, 0));
+    }
+
+    fn outcome_of(records: Vec<ClientRecord>) -> RunOutcome {
+        RunOutcome {
+            system: System::PollingThreaded,
+            clients: records.len(),
+            start_ms: 0.0,
+            wall: std::time::Duration::from_secs(1),
+            samples: Vec::new(),
+            records,
+            server: StatsSnapshot::default(),
+            cpu: None,
+            peak_rss_bytes: None,
+            listen: None,
+            failure: None,
+        }
+    }
+
+    #[test]
+    fn unsent_lines_are_a_warning_but_connect_errors_fail_the_run() {
+        let mut slow = client("a", Some((0.0, 1.0)), &[]);
+        slow.lines_unsent = 2;
+        let result = analyse(&outcome_of(vec![slow.clone()]));
+        assert_eq!(result.failure, None);
+        assert_eq!(result.client.lines_unsent, 2);
+        assert!(
+            result.warnings.iter().any(|w| w.starts_with("2 chat lines were never posted")),
+            "{:?}",
+            result.warnings
+        );
+
+        slow.errors.refused = 1;
+        slow.errors.last = Some("connect: (os error 111)".into());
+        let result = analyse(&outcome_of(vec![slow]));
+        assert!(result.failed(), "a refused connect voids the figures");
     }
 
     #[test]

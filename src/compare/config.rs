@@ -67,6 +67,10 @@ pub struct CompareArgs {
     /// Seed of the send schedule.
     #[arg(long, default_value_t = DEFAULT_SEED)]
     pub seed: u64,
+    /// Accept-queue length of both servers. A small one (Python's socketserver uses 5) shows
+    /// how polling clients stall when their connections arrive faster than they are accepted.
+    #[arg(long, default_value_t = crate::server::DEFAULT_BACKLOG)]
+    pub backlog: u32,
     /// No progress line on stderr.
     #[arg(long)]
     pub quiet: bool,
@@ -89,6 +93,8 @@ pub struct Config {
     pub drain: Duration,
     pub source_ips: Vec<IpAddr>,
     pub seed: u64,
+    /// Accept-queue length of both servers.
+    pub backlog: u32,
     pub out_dir: PathBuf,
     #[serde(skip)]
     pub progress: bool,
@@ -118,6 +124,9 @@ impl Config {
         if args.jitter >= args.send_every {
             return Err(invalid("--jitter must be below --send-every"));
         }
+        if args.backlog == 0 {
+            return Err(invalid("--backlog must be at least 1"));
+        }
         if args.source_addrs > MAX_SOURCE_ADDRS {
             return Err(invalid(
                 "--source-addrs allows at most 253 (127.0.0.2..=127.0.0.254)",
@@ -143,6 +152,7 @@ impl Config {
             drain: args.drain_ms.map_or(default_drain, Duration::from_millis),
             source_ips: source_ips(args.source_addrs),
             seed: args.seed,
+            backlog: args.backlog,
             out_dir: args.out.clone(),
             progress: !args.quiet,
         })

@@ -151,6 +151,9 @@ pub struct ClientRecord {
     /// last. `None` if it never got in.
     pub online_ms: Option<(f64, f64)>,
     pub errors: ClientErrors,
+    /// Chat lines the client never got posted: a post failed, or the line was still queued
+    /// (behind a slow connect) when the run ended. A measured cost, not a broken run.
+    pub lines_unsent: u64,
 }
 
 /// What a driver hands back from one run.

@@ -105,5 +105,8 @@ pub fn run_compare(args: &CompareArgs) -> io::Result<()> {
     if log::max_level() == log::LevelFilter::Info {
         log::set_max_level(log::LevelFilter::Warn);
     }
-    main_with(args, &CrateServers, &CrateDriver).map(|_| ())
+    let servers = CrateServers {
+        backlog: args.backlog,
+    };
+    main_with(args, &servers, &CrateDriver).map(|_| ())
 }

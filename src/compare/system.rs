@@ -144,8 +144,19 @@ impl RunningServer for EventLoopHandle {
 
 /// The crate's own servers, configured as a user runs them, with the per-message log
 /// line silenced (it would otherwise print thousands of lines).
-#[derive(Debug, Default, Clone, Copy)]
-pub struct CrateServers;
+#[derive(Debug, Clone, Copy)]
+pub struct CrateServers {
+    /// Accept-queue length of every server started (`compare --backlog`).
+    pub backlog: u32,
+}
+
+impl Default for CrateServers {
+    fn default() -> Self {
+        CrateServers {
+            backlog: crate::server::DEFAULT_BACKLOG,
+        }
+    }
+}
 
 impl ServerFactory for CrateServers {
     fn start(&self, kind: ServerKind) -> io::Result<Box<dyn RunningServer>> {
@@ -153,6 +164,7 @@ impl ServerFactory for CrateServers {
             ServerKind::Threaded => {
                 let config = ThreadedConfig {
                     quiet: true,
+                    backlog: self.backlog,
                     ..ThreadedConfig::default()
                 };
                 let handle = ThreadedServer::bind(loopback_any_port(), config)?.spawn()?;
@@ -161,6 +173,7 @@ impl ServerFactory for CrateServers {
             ServerKind::EventLoop => {
                 let config = EventLoopConfig {
                     quiet: true,
+                    backlog: self.backlog,
                     ..EventLoopConfig::default()
                 };
                 let handle = EventLoopServer::bind(loopback_any_port(), config)?.spawn()?;

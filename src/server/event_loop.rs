@@ -78,6 +78,8 @@ pub struct EventLoopConfig {
     /// time, so that two seeded demo runs put identical bytes on the wire. Demonstrations
     /// only; `None` (the current time) otherwise.
     pub fixed_date: Option<SystemTime>,
+    /// Length of the kernel's accept queue (see [`super::listen`]).
+    pub backlog: u32,
 }
 
 impl Default for EventLoopConfig {
@@ -97,6 +99,7 @@ impl Default for EventLoopConfig {
             idle_timeout: Duration::from_secs(60),
             trace: false,
             fixed_date: None,
+            backlog: super::DEFAULT_BACKLOG,
         }
     }
 }
@@ -275,7 +278,9 @@ impl EventLoopServer {
     /// Bind the listening socket and prepare the loop.
     pub fn bind(addr: SocketAddr, config: EventLoopConfig) -> io::Result<Self> {
         let poll = Poll::new()?;
-        let mut listener = TcpListener::bind(addr)?;
+        let std_listener = super::listen(addr, config.backlog)?;
+        std_listener.set_nonblocking(true)?;
+        let mut listener = TcpListener::from_std(std_listener);
         let local_addr = listener.local_addr()?;
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;

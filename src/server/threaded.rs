@@ -8,8 +8,8 @@
 //! the connection alive as HTTP/1.x allows. It serves polling only: `/ws` is refused with
 //! 501, since WebSocket support lives in the event-loop server (`pushpull serve`).
 //!
-//! The listen backlog is std's fixed default of 128 pending connections; std offers no
-//! way to change it, and a burst beyond it makes clients wait for SYN retries.
+//! The listen backlog is [`ThreadedConfig::backlog`] (see [`super::listen`]); a burst of
+//! connections beyond it makes clients wait for handshake retransmissions.
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -54,6 +54,8 @@ pub struct ThreadedConfig {
     /// A request partway in must complete within this (else 408), and an idle keep-alive
     /// connection is closed after it (default 10 s).
     pub request_timeout: Duration,
+    /// Length of the kernel's accept queue (see [`super::listen`]).
+    pub backlog: u32,
 }
 
 impl Default for ThreadedConfig {
@@ -63,6 +65,7 @@ impl Default for ThreadedConfig {
             log_capacity: DEFAULT_LOG_CAPACITY,
             quiet: false,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            backlog: super::DEFAULT_BACKLOG,
         }
     }
 }
@@ -96,7 +99,7 @@ impl ThreadedServer {
         config: ThreadedConfig,
         stats: Arc<Stats>,
     ) -> io::Result<Self> {
-        let listener = TcpListener::bind(addr)?;
+        let listener = super::listen(addr, config.backlog)?;
         let addr = listener.local_addr()?;
         let room = Room::new(config.log_capacity, Arc::clone(&stats), config.quiet);
         let shared = Arc::new(Shared {
