@@ -138,6 +138,9 @@ struct WsState {
     frames_out_counted: u64,
     /// Why we failed the connection, if we did (RFC 6455 §7.1.7); logged at close.
     failure: Option<String>,
+    /// Bytes of the 101 response still queued ahead of the first frames. They are HTTP,
+    /// so the WebSocket byte counter skips them as they are written.
+    handshake_unsent: usize,
 }
 
 struct Conn {
@@ -662,7 +665,9 @@ impl EventLoopServer {
         let mut ws = websocket::Connection::new(websocket::Role::Server, config);
         ws.receive(&early_frames);
 
-        self.queue(slot, websocket::handshake::switching_protocols(&accept));
+        let switching_protocols = websocket::handshake::switching_protocols(&accept);
+        let handshake_unsent = switching_protocols.len();
+        self.queue(slot, switching_protocols);
         let Some(conn) = self.conn_mut(slot) else {
             return false;
         };
@@ -673,6 +678,7 @@ impl EventLoopServer {
             frames_in_counted: 0,
             frames_out_counted: 0,
             failure: None,
+            handshake_unsent,
         });
         self.stats.ws_open.fetch_add(1, Ordering::Relaxed);
         info!("{peer}: WebSocket open on {endpoint:?}");
@@ -844,10 +850,12 @@ impl EventLoopServer {
             Ok(n) => n,
             Err(e) => return self.drop_connection(slot, &format!("write error: {e}")),
         };
-        if matches!(conn.protocol, Protocol::WebSocket(_)) {
+        if let Protocol::WebSocket(state) = &mut conn.protocol {
+            let handshake = written.min(state.handshake_unsent);
+            state.handshake_unsent -= handshake;
             self.stats
                 .ws_bytes_out
-                .fetch_add(written as u64, Ordering::Relaxed);
+                .fetch_add((written - handshake) as u64, Ordering::Relaxed);
         }
 
         let token = Token(slot + FIRST_CONN);
@@ -915,8 +923,9 @@ impl EventLoopServer {
                     if let Some(state) = self.ws_state(slot) {
                         state.ws.on_timeout(now);
                     }
-                    self.collect_ws_output(slot);
-                    self.flush(slot);
+                    // RFC 6455 §7.1.1: waiting is over; the handshake never completed, so
+                    // this end is abnormal however orderly our own Close was.
+                    self.drop_connection(slot, "the peer never answered our Close");
                 }
             }
         }
@@ -975,7 +984,8 @@ impl EventLoopServer {
             return debug!("{}: HTTP connection closed ({why})", conn.peer);
         };
         self.stats.ws_open.fetch_sub(1, Ordering::Relaxed);
-        let clean = clean && state.ws.state() == websocket::State::Closed;
+        // RFC 6455 §7.1.4: clean only once both Close frames crossed.
+        let clean = clean && state.ws.closing_handshake_completed();
         if let Some(failure) = &state.failure {
             info!(
                 "{}: WebSocket {:?} failed: {failure}",
