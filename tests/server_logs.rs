@@ -7,9 +7,9 @@ mod common;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::*;
 
@@ -39,7 +39,8 @@ const WEBSOCKET_STATS: [&str; 3] = [
 struct Binary {
     child: Child,
     addr: SocketAddr,
-    log: thread::JoinHandle<String>,
+    log: Arc<Mutex<String>>,
+    log_reader: thread::JoinHandle<()>,
 }
 
 impl Binary {
@@ -55,27 +56,53 @@ impl Binary {
         // The first log line names the port the kernel chose.
         let (addr_tx, addr_rx) = mpsc::channel();
         let stderr = BufReader::new(child.stderr.take().unwrap());
-        let log = thread::spawn(move || {
-            let mut log = String::new();
+        let log = Arc::new(Mutex::new(String::new()));
+        let collected = Arc::clone(&log);
+        let log_reader = thread::spawn(move || {
             for line in stderr.lines().map_while(Result::ok) {
                 if let Some(addr) = listening_address(&line) {
                     let _ = addr_tx.send(addr);
                 }
+                let mut log = collected.lock().unwrap();
                 log.push_str(&line);
                 log.push('\n');
             }
-            log
         });
         let addr = addr_rx
             .recv_timeout(START_TIMEOUT)
             .unwrap_or_else(|_| panic!("{subcommand} did not report its address"));
-        Binary { child, addr, log }
+        Binary {
+            child,
+            addr,
+            log,
+            log_reader,
+        }
+    }
+
+    /// Wait until a log line contains all of `parts`; panics after [`START_TIMEOUT`].
+    fn wait_for_line(&self, parts: &[&str]) {
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            let log = self.log.lock().unwrap().clone();
+            if log
+                .lines()
+                .any(|line| parts.iter().all(|p| line.contains(p)))
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no line with {parts:?} in:\n{log}"
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Stop the server and return everything it printed, log lines first.
     fn stop(mut self) -> String {
         self.child.kill().unwrap();
-        let mut log = self.log.join().unwrap();
+        self.log_reader.join().unwrap();
+        let mut log = self.log.lock().unwrap().clone();
         self.child
             .stdout
             .take()
@@ -191,4 +218,65 @@ fn threaded_server_prints_the_polling_stats_and_no_websocket_lines() {
         !log.contains("[server] Bo"),
         "--quiet still logged the message:\n{log}"
     );
+}
+
+/// How many log lines name `peer` and contain `reason`.
+fn count_lines(log: &str, peer: SocketAddr, reason: &str) -> usize {
+    lines_about(log, peer)
+        .iter()
+        .filter(|line| line.contains(reason))
+        .count()
+}
+
+#[test]
+fn each_refused_input_is_logged_once_with_the_peer() {
+    const NO_LENGTH: &[u8] = b"POST /messages HTTP/1.1\r\nHost: t\r\n\r\n";
+    const NO_LENGTH_REASON: &str = "a body needs Content-Length";
+
+    for subcommand in ["serve", "serve-threaded"] {
+        let server = Binary::start(subcommand, &["--stats-window", "0", "--log", "debug"]);
+        let mut stream = connect(server.addr);
+        let peer = stream.local_addr().unwrap();
+        stream.write_all(NO_LENGTH).unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 411 "), "{answer}");
+        // The server lingers until our FIN before it logs the connection's end.
+        drop(stream);
+        server.wait_for_line(&[&peer.to_string(), "closed"]);
+        let log = server.stop();
+        assert_eq!(
+            count_lines(&log, peer, NO_LENGTH_REASON),
+            1,
+            "{subcommand}:\n{log}"
+        );
+        assert!(!log.contains("Some("), "{subcommand}:\n{log}");
+    }
+
+    let server = Binary::start("serve", &["--stats-window", "0", "--log", "debug"]);
+    let mut version_8 = connect(server.addr);
+    let version_8_peer = version_8.local_addr().unwrap();
+    let request = upgrade_request("/echo", SAMPLE_KEY).replace("Version: 13", "Version: 8");
+    version_8.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    version_8.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 426 "), "{answer}");
+    drop(version_8);
+
+    let mut unmasked = open_ws(server.addr, "/echo");
+    let unmasked_peer = unmasked.stream.local_addr().unwrap();
+    unmasked
+        .stream
+        .write_all(&[0x81, 0x02, b'h', b'i'])
+        .unwrap();
+    assert!(unmasked.next_frame().is_some_and(|f| f.opcode == 0x8));
+    assert!(unmasked.expect_tcp_close());
+    server.wait_for_line(&[&unmasked_peer.to_string(), "failed"]);
+    server.wait_for_line(&[&version_8_peer.to_string(), "closed"]);
+    let log = server.stop();
+
+    assert_eq!(count_lines(&log, version_8_peer, "is not 13"), 1, "{log}");
+    assert_eq!(count_lines(&log, unmasked_peer, "not masked"), 1, "{log}");
+    assert!(!log.contains("pushpull::websocket"), "{log}");
+    assert!(!log.contains("pushpull::http"), "{log}");
 }

@@ -577,8 +577,11 @@ impl EventLoopServer {
                     }
                 }
                 Err(err) => {
-                    let peer = self.conn(slot).map(|c| c.peer);
-                    debug!("{peer:?}: bad request: {err}");
+                    debug!(
+                        "{}: bad request ({}): {err}",
+                        self.peer_label(slot),
+                        err.status()
+                    );
                     Stats::add(&self.stats.http_errors, 1);
                     self.respond(slot, error_response(&err), false);
                     return;
@@ -637,8 +640,7 @@ impl EventLoopServer {
         let accept = match websocket::handshake::check_upgrade_request(&request.head) {
             Ok(accept) => accept,
             Err(err) => {
-                let peer = self.conn(slot).map(|c| c.peer);
-                debug!("{peer:?}: handshake refused: {err}");
+                debug!("{}: {err}", self.peer_label(slot));
                 let mut response = chat::polling::error(err.status, &err.reason);
                 // RFC 6455 §4.4: tell the client which version we speak.
                 if err.is_version_mismatch() {
@@ -720,24 +722,29 @@ impl EventLoopServer {
     }
 
     fn on_ws_event(&mut self, slot: usize, endpoint: Endpoint, event: Event) {
-        let peer = self.conn(slot).map(|c| c.peer);
         match (endpoint, event) {
             (Endpoint::Echo, Event::Text(text)) => self.ws_send(slot, |ws| ws.send_text(&text)),
             (Endpoint::Echo, Event::Binary(data)) => self.ws_send(slot, |ws| ws.send_binary(&data)),
             (Endpoint::Chat, Event::Text(text)) => self.on_chat_text(slot, &text),
             (Endpoint::Chat, Event::Binary(_)) => {
                 // RFC 6455 §7.4.1: 1003, a data type this endpoint cannot accept.
-                debug!("{peer:?}: binary message on /ws refused with 1003");
+                debug!(
+                    "{}: binary message on /ws refused with 1003",
+                    self.peer_label(slot)
+                );
                 if let Some(state) = self.ws_state(slot) {
                     state.ws.close(1003, "the chat accepts text messages only");
                 }
             }
             (_, Event::Ping(_)) | (_, Event::Pong(_)) => {}
             (_, Event::Close { code, reason }) => {
-                debug!("{peer:?}: peer sent Close {code:?} {reason:?}");
+                debug!(
+                    "{}: peer sent Close {code:?} {reason:?}",
+                    self.peer_label(slot)
+                );
             }
             (_, Event::Failed(err)) => {
-                debug!("{peer:?}: failing the WebSocket connection: {err}");
+                // Logged once, in the connection's end line (see `remove`).
                 if let Some(state) = self.ws_state(slot) {
                     state.failure = Some(format!("{err} (close code {})", err.close_code()));
                 }
@@ -1005,6 +1012,12 @@ impl EventLoopServer {
     }
 
     // ---- slot access ---------------------------------------------------------------------
+
+    /// The peer's address for a log line.
+    fn peer_label(&self, slot: usize) -> String {
+        self.conn(slot)
+            .map_or_else(|| format!("slot {slot}"), |c| c.peer.to_string())
+    }
 
     fn conn(&self, slot: usize) -> Option<&Conn> {
         self.slots.get(slot).and_then(Option::as_ref)

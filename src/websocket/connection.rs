@@ -692,7 +692,7 @@ impl Connection {
     /// RFC 6455 §7.1.7: queue a Close with the error's code (unless one was
     /// sent) and stop reading.
     fn fail_connection(&mut self, error: ProtocolError) -> Event {
-        debug!("failing the connection ({}): {error}", error.close_code());
+        // Not logged here: the caller logs the Failed event once, with its context.
         if self.phase == Phase::Open {
             self.queue_close(Some(error.close_code().0), &error.to_string());
         }
