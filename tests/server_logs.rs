@@ -243,7 +243,7 @@ fn each_refused_input_is_logged_once_with_the_peer() {
         assert!(answer.starts_with("HTTP/1.1 411 "), "{answer}");
         // The server lingers until our FIN before it logs the connection's end.
         drop(stream);
-        server.wait_for_line(&[&peer.to_string(), "closed"]);
+        server.wait_for_line(&[&peer.to_string(), "closed cleanly"]);
         let log = server.stop();
         assert_eq!(
             count_lines(&log, peer, NO_LENGTH_REASON),

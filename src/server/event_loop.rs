@@ -987,8 +987,12 @@ impl EventLoopServer {
         self.closed_this_turn.push(slot);
         Stats::add(&self.stats.connections_closed, 1);
 
+        // HTTP ends are logged at debug: a poller opens one connection per request.
         let Protocol::WebSocket(state) = &conn.protocol else {
-            return debug!("{}: HTTP connection closed ({why})", conn.peer);
+            return match clean {
+                true => debug!("{}: HTTP connection closed cleanly ({why})", conn.peer),
+                false => debug!("{}: HTTP connection dropped abnormally ({why})", conn.peer),
+            };
         };
         self.stats.ws_open.fetch_sub(1, Ordering::Relaxed);
         // RFC 6455 §7.1.4: clean only once both Close frames crossed.

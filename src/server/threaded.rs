@@ -265,8 +265,11 @@ impl std::fmt::Display for Ending {
 fn serve_connection(mut stream: TcpStream, shared: &Shared, peer: &str) {
     debug!("{peer}: connection open");
     match Connection::new(shared).serve(&mut stream) {
-        Ok(ending) => debug!("{peer}: connection closed ({ending})"),
-        Err(err) => debug!("{peer}: connection failed: {err}"),
+        Ok(Ending::ClientClosedMidRequest) => {
+            debug!("{peer}: connection dropped abnormally (client closed mid-request)")
+        }
+        Ok(ending) => debug!("{peer}: connection closed cleanly ({ending})"),
+        Err(err) => debug!("{peer}: connection dropped abnormally ({err})"),
     }
     Stats::add(&shared.stats.connections_closed, 1);
 }
