@@ -146,6 +146,28 @@ fn client_close_is_echoed_and_the_server_closes_tcp() {
     assert!(peer.expect_tcp_close());
 }
 
+/// The live statistics count WebSocket traffic exactly: frames and bytes each way, without
+/// the HTTP handshake that precedes them, and the open-connection gauge.
+#[test]
+fn websocket_counters_match_known_traffic() {
+    let server = start_event_loop();
+    let mut peer = open_ws(server.local_addr(), "/echo");
+    assert_eq!(server.stats().snapshot().ws_open, 1);
+
+    // In: "hello" masked (2 + 4 + 5) and Close 1000 masked (2 + 4 + 2).
+    // Out: "hello" unmasked (2 + 5) and the echoed Close (2 + 2).
+    peer.send_text("hello");
+    assert_eq!(peer.next_frame().unwrap().payload, b"hello");
+    peer.send(0x8, &1000u16.to_be_bytes());
+    assert_eq!(peer.next_frame().unwrap().opcode, 0x8);
+    assert!(peer.expect_tcp_close());
+
+    let stats = server.stats().snapshot();
+    assert_eq!((stats.ws_frames_in, stats.ws_frames_out), (2, 2));
+    assert_eq!((stats.ws_bytes_in, stats.ws_bytes_out), (11 + 8, 7 + 4));
+    assert_eq!(stats.ws_open, 0);
+}
+
 fn chat_json(name: &str, text: &str) -> String {
     serde_json::json!({"name": name, "text": text, "sent_at": 1_700_000_000_000.5}).to_string()
 }

@@ -7,6 +7,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+use pushpull::chat::DEFAULT_LOG_CAPACITY;
 use pushpull::http::Limits;
 use pushpull::server::event_loop::{EventLoopConfig, EventLoopHandle, EventLoopServer};
 use pushpull::server::threaded::{ThreadedConfig, ThreadedHandle, ThreadedServer};
@@ -58,12 +59,18 @@ impl Server {
 
 /// Start a server whose request deadline (and idle keep-alive limit) is `timeout`.
 fn start(kind: Kind, timeout: Duration) -> Server {
+    start_with_log(kind, timeout, DEFAULT_LOG_CAPACITY)
+}
+
+/// Start a server whose chat log keeps `log_capacity` messages.
+fn start_with_log(kind: Kind, timeout: Duration, log_capacity: usize) -> Server {
     let addr = "127.0.0.1:0".parse().unwrap();
     match kind {
         Kind::Threaded => {
             let config = ThreadedConfig {
                 quiet: true,
                 request_timeout: timeout,
+                log_capacity,
                 ..ThreadedConfig::default()
             };
             Server::Threaded(ThreadedServer::bind(addr, config).unwrap().spawn().unwrap())
@@ -73,6 +80,7 @@ fn start(kind: Kind, timeout: Duration) -> Server {
                 quiet: true,
                 request_timeout: timeout,
                 idle_timeout: timeout,
+                log_capacity,
                 ..EventLoopConfig::default()
             };
             Server::EventLoop(
@@ -162,6 +170,14 @@ impl Client {
             assert!(self.fill(), "connection closed before a response head");
         };
         let head = String::from_utf8(self.buf.drain(..head_end).collect()).unwrap();
+
+        // RFC 9110 §6.6.1 and §8.6: every answer these servers give (none is 1xx, 204 or
+        // 304 here) carries Date and Content-Length, so every test checks both.
+        assert!(head.contains("\r\nDate: "), "no Date in {head}");
+        assert!(
+            head.contains("\r\nContent-Length: "),
+            "no Content-Length in {head}"
+        );
         let length = head
             .lines()
             .find_map(|l| l.strip_prefix("Content-Length: "))
@@ -307,6 +323,26 @@ fn refusals_get_their_status_and_a_json_error(kind: Kind) {
         ("request line too long", long_target.into_bytes(), 414),
         ("head too large", big_header.into_bytes(), 431),
         (
+            "too many header fields",
+            format!(
+                "GET /messages HTTP/1.1\r\nHost: t\r\n{}\r\n",
+                "X-A: b\r\n".repeat(limits.max_headers)
+            )
+            .into_bytes(),
+            431,
+        ),
+        (
+            "method not allowed",
+            b"PUT /messages HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n".to_vec(),
+            405,
+        ),
+        (
+            "a transfer coding other than chunked, RFC 9112 §6.1",
+            b"POST /messages HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+                .to_vec(),
+            501,
+        ),
+        (
             "bad JSON",
             b"POST /messages HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\n{]".to_vec(),
             400,
@@ -425,7 +461,44 @@ fn rfc9112_7_1_chunked_post_written_one_byte_at_a_time_is_stored(kind: Kind) {
     );
 }
 
+fn rfc9112_3_2_2_an_absolute_form_target_is_served(kind: Kind) {
+    let server = start(kind, TIMEOUT);
+    exchange(&server, POST_HELLO);
+    let request = b"GET http://t/messages?since=0 HTTP/1.1\r\nHost: t\r\n\r\n";
+    let (answer, _) = exchange(&server, request);
+    assert_eq!(answer.status(), 200, "{}", answer.text());
+    assert_eq!(
+        answer.body,
+        br#"[{"id":1,"name":"Alice","text":"hi","sent_at":1.0}]"#
+    );
+}
+
+/// A poller whose `since` fell out of the bounded log is told, not silently skipped.
+fn a_since_evicted_from_the_log_gets_410_with_the_oldest_id(kind: Kind) {
+    let server = start_with_log(kind, TIMEOUT, 2);
+    for _ in 0..3 {
+        assert_eq!(exchange(&server, POST_HELLO).0.status(), 201);
+    }
+
+    let (gone, _) = exchange(&server, &get("/messages?since=0"));
+    assert_eq!(gone.status(), 410, "{}", gone.text());
+    let body: serde_json::Value = serde_json::from_slice(&gone.body).unwrap();
+    assert_eq!(body["oldest_id"], 2, "{body}");
+    assert!(body["error"].is_string(), "{body}");
+
+    let (resumed, _) = exchange(&server, &get("/messages?since=1"));
+    assert_eq!(resumed.status(), 200);
+    let ids: Vec<u64> = serde_json::from_slice::<Vec<serde_json::Value>>(&resumed.body)
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids, [2, 3]);
+}
+
 on_both_servers!(
+    rfc9112_3_2_2_an_absolute_form_target_is_served,
+    a_since_evicted_from_the_log_gets_410_with_the_oldest_id,
     request_written_one_byte_at_a_time_gets_a_byte_exact_answer,
     rfc9112_9_3_2_two_requests_in_one_write_are_answered_in_order,
     rfc9110_10_1_1_body_follows_100_continue,

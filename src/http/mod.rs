@@ -88,13 +88,51 @@ impl RequestHead {
 
     /// The path part of the target, without the query.
     pub fn path(&self) -> &str {
-        self.target.split('?').next().unwrap_or("")
+        let (path, _) = self.path_and_query();
+        path
     }
 
     /// The query part of the target, without the `?`.
     pub fn query(&self) -> Option<&str> {
-        self.target.split_once('?').map(|(_, q)| q)
+        let (_, query) = self.path_and_query();
+        query
     }
+
+    /// The target split at the first `?`, in origin form. RFC 9112 §3.2.2: a server MUST
+    /// accept the absolute-form (`http://host/path?query`) too, which clients send to
+    /// proxies; its scheme and authority are dropped, and an empty path means `/`
+    /// (RFC 9112 §3.2.1). Authority-form and asterisk-form targets are left as they are.
+    fn path_and_query(&self) -> (&str, Option<&str>) {
+        let origin_form = match absolute_form_rest(&self.target) {
+            Some(rest) => rest,
+            None => self.target.as_str(),
+        };
+        let (path, query) = match origin_form.split_once('?') {
+            Some((path, query)) => (path, Some(query)),
+            None => (origin_form, None),
+        };
+        match path.is_empty() && origin_form.len() < self.target.len() {
+            true => ("/", query),
+            false => (path, query),
+        }
+    }
+}
+
+/// For an absolute-form target (RFC 9112 §3.2.2), what follows its authority: the path
+/// and query, possibly empty. `None` for any other form.
+fn absolute_form_rest(target: &str) -> Option<&str> {
+    // RFC 3986 §3.1: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )
+    let (scheme, hier_part) = target.split_once("://")?;
+    let mut scheme_chars = scheme.chars();
+    let starts_with_letter = scheme_chars.next().is_some_and(|c| c.is_ascii_alphabetic());
+    let scheme_ok = scheme_chars.all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+    if !starts_with_letter || !scheme_ok {
+        return None;
+    }
+
+    // RFC 3986 §3.2: the authority ends at the first "/", "?" or "#".
+    let authority_end = hier_part.find(['/', '?', '#']).unwrap_or(hier_part.len());
+    Some(&hier_part[authority_end..])
 }
 
 #[cfg(test)]
@@ -128,5 +166,33 @@ mod tests {
         let h = head(&[]);
         assert_eq!(h.path(), "/messages");
         assert_eq!(h.query(), Some("since=4"));
+    }
+
+    #[test]
+    fn rfc9112_3_2_2_absolute_form_targets_are_accepted() {
+        let cases = [
+            (
+                "http://example.com/messages?since=4",
+                "/messages",
+                Some("since=4"),
+            ),
+            ("HTTP://example.com:8080/ws", "/ws", None),
+            ("http://example.com", "/", None),
+            ("http://example.com?since=1", "/", Some("since=1")),
+            (
+                "/messages?next=http://example.com/x",
+                "/messages",
+                Some("next=http://example.com/x"),
+            ),
+            ("*", "*", None),
+            ("example.com:443", "example.com:443", None),
+        ];
+        for (target, path, query) in cases {
+            let h = RequestHead {
+                target: target.into(),
+                ..head(&[])
+            };
+            assert_eq!((h.path(), h.query()), (path, query), "{target}");
+        }
     }
 }

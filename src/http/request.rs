@@ -10,8 +10,6 @@
 //! chunked transfer coding (RFC 9112 §7.1) by the shared [`ChunkedDecoder`]; no other
 //! transfer coding is implemented.
 
-use log::debug;
-
 use super::chunked::{ChunkedDecoder, ChunkedLimits};
 use super::{CRLF, HttpError, RequestHead, headers_from_httparse, strip_cr};
 
@@ -149,9 +147,9 @@ impl RequestParser {
             return Err(err.clone());
         }
 
+        // The I/O shell logs the refusal, once, with the peer's address.
         let result = self.advance();
         if let Err(err) = &result {
-            debug!("refusing request ({}): {err}", err.status());
             self.state = State::Failed(err.clone());
         }
         result

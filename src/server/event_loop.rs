@@ -144,6 +144,9 @@ struct WsState {
     frames_out_counted: u64,
     /// Why we failed the connection, if we did (RFC 6455 §7.1.7); logged at close.
     failure: Option<String>,
+    /// Bytes of the 101 response still queued ahead of the first frames. They are HTTP,
+    /// so the WebSocket byte counter skips them as they are written.
+    handshake_unsent: usize,
 }
 
 struct Conn {
@@ -582,8 +585,11 @@ impl EventLoopServer {
                     }
                 }
                 Err(err) => {
-                    let peer = self.conn(slot).map(|c| c.peer);
-                    debug!("{peer:?}: bad request: {err}");
+                    debug!(
+                        "{}: bad request ({}): {err}",
+                        self.peer_label(slot),
+                        err.status()
+                    );
                     Stats::add(&self.stats.http_errors, 1);
                     self.respond(slot, error_response(&err), false);
                     return;
@@ -645,8 +651,7 @@ impl EventLoopServer {
         let accept = match websocket::handshake::check_upgrade_request(&request.head) {
             Ok(accept) => accept,
             Err(err) => {
-                let peer = self.conn(slot).map(|c| c.peer);
-                debug!("{peer:?}: handshake refused: {err}");
+                debug!("{}: {err}", self.peer_label(slot));
                 let mut response = chat::polling::error(err.status, &err.reason);
                 // RFC 6455 §4.4: tell the client which version we speak.
                 if err.is_version_mismatch() {
@@ -673,7 +678,9 @@ impl EventLoopServer {
         let mut ws = websocket::Connection::new(websocket::Role::Server, config);
         ws.receive(&early_frames);
 
-        self.queue(slot, websocket::handshake::switching_protocols(&accept));
+        let switching_protocols = websocket::handshake::switching_protocols(&accept);
+        let handshake_unsent = switching_protocols.len();
+        self.queue(slot, switching_protocols);
         let Some(conn) = self.conn_mut(slot) else {
             return false;
         };
@@ -684,6 +691,7 @@ impl EventLoopServer {
             frames_in_counted: 0,
             frames_out_counted: 0,
             failure: None,
+            handshake_unsent,
         });
         self.stats.ws_open.fetch_add(1, Ordering::Relaxed);
         info!("{peer}: WebSocket open on {endpoint:?}");
@@ -725,24 +733,29 @@ impl EventLoopServer {
     }
 
     fn on_ws_event(&mut self, slot: usize, endpoint: Endpoint, event: Event) {
-        let peer = self.conn(slot).map(|c| c.peer);
         match (endpoint, event) {
             (Endpoint::Echo, Event::Text(text)) => self.ws_send(slot, |ws| ws.send_text(&text)),
             (Endpoint::Echo, Event::Binary(data)) => self.ws_send(slot, |ws| ws.send_binary(&data)),
             (Endpoint::Chat, Event::Text(text)) => self.on_chat_text(slot, &text),
             (Endpoint::Chat, Event::Binary(_)) => {
                 // RFC 6455 §7.4.1: 1003, a data type this endpoint cannot accept.
-                debug!("{peer:?}: binary message on /ws refused with 1003");
+                debug!(
+                    "{}: binary message on /ws refused with 1003",
+                    self.peer_label(slot)
+                );
                 if let Some(state) = self.ws_state(slot) {
                     state.ws.close(1003, "the chat accepts text messages only");
                 }
             }
             (_, Event::Ping(_)) | (_, Event::Pong(_)) => {}
             (_, Event::Close { code, reason }) => {
-                debug!("{peer:?}: peer sent Close {code:?} {reason:?}");
+                debug!(
+                    "{}: peer sent Close {code:?} {reason:?}",
+                    self.peer_label(slot)
+                );
             }
             (_, Event::Failed(err)) => {
-                debug!("{peer:?}: failing the WebSocket connection: {err}");
+                // Logged once, in the connection's end line (see `remove`).
                 if let Some(state) = self.ws_state(slot) {
                     state.failure = Some(format!("{err} (close code {})", err.close_code()));
                 }
@@ -855,10 +868,12 @@ impl EventLoopServer {
             Ok(n) => n,
             Err(e) => return self.drop_connection(slot, &format!("write error: {e}")),
         };
-        if matches!(conn.protocol, Protocol::WebSocket(_)) {
+        if let Protocol::WebSocket(state) = &mut conn.protocol {
+            let handshake = written.min(state.handshake_unsent);
+            state.handshake_unsent -= handshake;
             self.stats
                 .ws_bytes_out
-                .fetch_add(written as u64, Ordering::Relaxed);
+                .fetch_add((written - handshake) as u64, Ordering::Relaxed);
         }
 
         let token = Token(slot + FIRST_CONN);
@@ -926,8 +941,9 @@ impl EventLoopServer {
                     if let Some(state) = self.ws_state(slot) {
                         state.ws.on_timeout(now);
                     }
-                    self.collect_ws_output(slot);
-                    self.flush(slot);
+                    // RFC 6455 §7.1.1: waiting is over; the handshake never completed, so
+                    // this end is abnormal however orderly our own Close was.
+                    self.drop_connection(slot, "the peer never answered our Close");
                 }
             }
         }
@@ -982,11 +998,16 @@ impl EventLoopServer {
         self.closed_this_turn.push(slot);
         Stats::add(&self.stats.connections_closed, 1);
 
+        // HTTP ends are logged at debug: a poller opens one connection per request.
         let Protocol::WebSocket(state) = &conn.protocol else {
-            return debug!("{}: HTTP connection closed ({why})", conn.peer);
+            return match clean {
+                true => debug!("{}: HTTP connection closed cleanly ({why})", conn.peer),
+                false => debug!("{}: HTTP connection dropped abnormally ({why})", conn.peer),
+            };
         };
         self.stats.ws_open.fetch_sub(1, Ordering::Relaxed);
-        let clean = clean && state.ws.state() == websocket::State::Closed;
+        // RFC 6455 §7.1.4: clean only once both Close frames crossed.
+        let clean = clean && state.ws.closing_handshake_completed();
         if let Some(failure) = &state.failure {
             info!(
                 "{}: WebSocket {:?} failed: {failure}",
@@ -1006,6 +1027,12 @@ impl EventLoopServer {
     }
 
     // ---- slot access ---------------------------------------------------------------------
+
+    /// The peer's address for a log line.
+    fn peer_label(&self, slot: usize) -> String {
+        self.conn(slot)
+            .map_or_else(|| format!("slot {slot}"), |c| c.peer.to_string())
+    }
 
     fn conn(&self, slot: usize) -> Option<&Conn> {
         self.slots.get(slot).and_then(Option::as_ref)

@@ -250,7 +250,7 @@ enum Ending {
     ClientClosedMidRequest,
     IdleTimeout,
     ServerClosed,
-    Refused(u16),
+    Refused(HttpError),
 }
 
 impl std::fmt::Display for Ending {
@@ -260,7 +260,7 @@ impl std::fmt::Display for Ending {
             Ending::ClientClosedMidRequest => f.write_str("client closed mid-request"),
             Ending::IdleTimeout => f.write_str("idle timeout"),
             Ending::ServerClosed => f.write_str("closed after the response"),
-            Ending::Refused(status) => write!(f, "refused with {status}"),
+            Ending::Refused(err) => write!(f, "refused with {}: {err}", err.status()),
         }
     }
 }
@@ -268,8 +268,11 @@ impl std::fmt::Display for Ending {
 fn serve_connection(mut stream: TcpStream, shared: &Shared, peer: &str) {
     debug!("{peer}: connection open");
     match Connection::new(shared).serve(&mut stream) {
-        Ok(ending) => debug!("{peer}: connection closed ({ending})"),
-        Err(err) => debug!("{peer}: connection failed: {err}"),
+        Ok(Ending::ClientClosedMidRequest) => {
+            debug!("{peer}: connection dropped abnormally (client closed mid-request)")
+        }
+        Ok(ending) => debug!("{peer}: connection closed cleanly ({ending})"),
+        Err(err) => debug!("{peer}: connection dropped abnormally ({err})"),
     }
     Stats::add(&shared.stats.connections_closed, 1);
 }
@@ -391,7 +394,7 @@ fn refuse(stream: &mut TcpStream, shared: &Shared, err: &HttpError) -> io::Resul
     Stats::add(&shared.stats.http_errors, 1);
     stream.write_all(&error_response(err).encode(false))?;
     linger_close(stream);
-    Ok(Ending::Refused(err.status()))
+    Ok(Ending::Refused(err.clone()))
 }
 
 /// Close our side, then read and discard what the client still sends for a short while:

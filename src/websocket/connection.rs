@@ -380,6 +380,14 @@ impl Connection {
         }
     }
 
+    /// Whether both Close frames crossed (RFC 6455 §7.1.4: "The WebSocket
+    /// Closing Handshake is Completed"). [`State::Closed`] alone does not say
+    /// so: a failed connection, a peer that never answered our Close and a
+    /// peer that dropped TCP are closed too, and each of those is abnormal.
+    pub fn closing_handshake_completed(&self) -> bool {
+        self.phase == Phase::HandshakeDone
+    }
+
     /// True once we should close TCP, and only when no output is queued (the
     /// caller must also have written any chunk it took). Server: as soon as
     /// the closing handshake is done. Client: RFC 6455 §7.1.1 has the server
@@ -684,7 +692,7 @@ impl Connection {
     /// RFC 6455 §7.1.7: queue a Close with the error's code (unless one was
     /// sent) and stop reading.
     fn fail_connection(&mut self, error: ProtocolError) -> Event {
-        debug!("failing the connection ({}): {error}", error.close_code());
+        // Not logged here: the caller logs the Failed event once, with its context.
         if self.phase == Phase::Open {
             self.queue_close(Some(error.close_code().0), &error.to_string());
         }

@@ -667,6 +667,35 @@ mod closing_handshake {
     }
 
     #[test]
+    fn only_crossed_close_frames_complete_the_handshake_rfc_6455_section_7_1_4() {
+        let close = masked(Opcode::Close, true, &1000u16.to_be_bytes());
+
+        let mut answered = server();
+        answered.close(1000, "");
+        feed(&mut answered, &close);
+        assert!(answered.closing_handshake_completed());
+
+        let mut echoed = server();
+        feed(&mut echoed, &close);
+        assert!(echoed.closing_handshake_completed());
+
+        let mut never_answered = server();
+        never_answered.close(1000, "");
+        never_answered.on_timeout(later_than_timeout());
+        assert_eq!(never_answered.state(), State::Closed);
+        assert!(!never_answered.closing_handshake_completed());
+
+        let mut failed = server();
+        feed(&mut failed, &unmasked(Opcode::Text, true, b"x"));
+        assert_eq!(failed.state(), State::Closed);
+        assert!(!failed.closing_handshake_completed());
+
+        let mut dropped = server();
+        dropped.on_eof();
+        assert!(!dropped.closing_handshake_completed());
+    }
+
+    #[test]
     fn client_waits_for_the_server_to_close_tcp_rfc_6455_section_7_1_1() {
         let mut c = client();
         c.close(1000, "");
