@@ -105,6 +105,23 @@ enum Endpoint {
     Chat,
 }
 
+/// How far one read of a connection goes (it always stops at the budget).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum ReadUntil {
+    /// Until a read returns fewer bytes than asked for. Linux's TCP receive
+    /// copies until the buffer is full or the receive queue is empty, so a
+    /// short read left nothing behind; bytes that arrive later wake the
+    /// socket, and epoll reports an edge-triggered registration again. The
+    /// read that would only return `WouldBlock` is skipped, one syscall per
+    /// message. This rests on Linux's epoll edge semantics (tokio reasons the
+    /// same way on Linux).
+    ShortRead,
+    /// Until `WouldBlock` or the end of the stream. Used after a read-closed
+    /// or error event, whose FIN or reset sits behind the data and raises no
+    /// second event, and for resumed reads, which no event announced.
+    WouldBlock,
+}
+
 /// What a connection's deadline check found due.
 enum Deadline {
     None,
@@ -433,8 +450,10 @@ impl EventLoopServer {
         if event.is_writable() {
             self.flush(slot);
         }
-        if event.is_readable() || event.is_read_closed() || event.is_error() {
-            self.read_some(slot);
+        if event.is_read_closed() || event.is_error() {
+            self.read_some(slot, ReadUntil::WouldBlock);
+        } else if event.is_readable() {
+            self.read_some(slot, ReadUntil::ShortRead);
         }
     }
 
@@ -443,19 +462,20 @@ impl EventLoopServer {
             let Some(slot) = self.resume_reads.pop_front() else {
                 break;
             };
-            self.read_some(slot);
+            // No event came with these: nothing says the queue was emptied since.
+            self.read_some(slot, ReadUntil::WouldBlock);
         }
     }
 
     /// Read up to the budget, handing each chunk to the connection's protocol.
-    fn read_some(&mut self, slot: usize) {
+    fn read_some(&mut self, slot: usize, until: ReadUntil) {
         // The shared buffer is taken out while protocol code (which needs `self`) runs.
         let mut buf = std::mem::take(&mut self.read_buf);
-        self.read_with(slot, &mut buf);
+        self.read_with(slot, &mut buf, until);
         self.read_buf = buf;
     }
 
-    fn read_with(&mut self, slot: usize, buf: &mut [u8]) {
+    fn read_with(&mut self, slot: usize, buf: &mut [u8], until: ReadUntil) {
         let mut budget = READ_BUDGET;
         loop {
             let Some(conn) = self.slots.get_mut(slot).and_then(Option::as_mut) else {
@@ -483,7 +503,15 @@ impl EventLoopServer {
                     budget -= n;
                     conn.last_activity = Instant::now();
                     self.on_bytes(slot, &buf[..n]);
+                    // A short read emptied the receive queue, and a later arrival
+                    // raises a new edge: skip the read that could only say
+                    // WouldBlock (see `ReadUntil`). Whatever `on_bytes` did to
+                    // the connection, no unread byte is left behind.
+                    if until == ReadUntil::ShortRead && n < want {
+                        return;
+                    }
                 }
+                // Drained: the next arrival raises a new edge.
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 // Reset or another socket error: the peer is gone without a goodbye.
