@@ -5,10 +5,10 @@
 //! sans-I/O cores in [`crate::http`] and [`crate::websocket`]; this file only moves bytes
 //! between them and the sockets, and decides when to stop reading, write or close.
 //!
-//! mio's readiness events are edge-triggered: after a readable event we must read until
-//! `WouldBlock`, or remember that the socket may still hold data. A connection that always
-//! has more to read gets [`READ_BUDGET`] bytes per turn and is put on a resume list, so one
-//! busy peer cannot starve the rest.
+//! mio's readiness events are edge-triggered: after a readable event we must read until the
+//! socket is empty (`WouldBlock`, or a short read: see [`ReadUntil`]), or remember that it
+//! may still hold data. A connection that always has more to read gets [`READ_BUDGET`] bytes
+//! per turn and is put on a resume list, so one busy peer cannot starve the rest.
 
 use std::collections::VecDeque;
 use std::io::{self, Read};
