@@ -386,6 +386,18 @@ fn rfc9112_9_3_http11_keeps_alive_until_connection_close(kind: Kind) {
     assert_eq!(server.stats().snapshot().connections_opened, 1);
 }
 
+/// The FIN arrives right behind the request: reading the request empties the socket but for
+/// the end of stream, which the event loop must still notice (no later event announces it).
+fn a_request_with_the_fin_right_behind_it_is_answered_then_closed(kind: Kind) {
+    let server = start(kind, TIMEOUT);
+    let mut client = Client::connect(&server);
+    client.send(&get("/messages"));
+    client.stream.shutdown(std::net::Shutdown::Write).unwrap();
+
+    assert_eq!(client.read_answer(false).status(), 200);
+    assert!(client.closed_by_server());
+}
+
 fn rfc9112_9_3_http10_closes_unless_keep_alive(kind: Kind) {
     let server = start(kind, TIMEOUT);
     let (answer, mut client) = exchange(&server, b"GET /messages HTTP/1.0\r\n\r\n");
@@ -508,6 +520,7 @@ on_both_servers!(
     rfc9110_15_5_6_method_not_allowed_lists_allow,
     rfc9112_9_3_http11_keeps_alive_until_connection_close,
     rfc9112_9_3_http10_closes_unless_keep_alive,
+    a_request_with_the_fin_right_behind_it_is_answered_then_closed,
     polls_and_empty_polls_are_counted,
     rfc9110_15_5_9_a_request_partway_in_times_out_with_408,
     an_idle_connection_is_closed_without_an_answer,

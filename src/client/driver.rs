@@ -47,9 +47,10 @@ const READ_BUFFER: usize = 64 * 1024;
 /// its state machine (backpressure instead of unbounded buffering).
 pub const MAX_WRITE_BUFFER: usize = 256 * 1024;
 
-/// Socket reads per readiness event for one client, so one busy connection
-/// cannot starve the others.
-const MAX_READS_PER_EVENT: usize = 16;
+/// Bytes read from one client per turn of the loop, so one busy connection
+/// cannot starve the others. A client cut off at this budget is read again on
+/// the next turn (see [`Driver::run_resumed_reads`]).
+const READ_BUDGET: usize = 16 * READ_BUFFER;
 
 /// What the driver counts for one client.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -238,7 +239,21 @@ struct Slot {
     script_done: bool,
     /// The earliest deadline pushed on the heap and not yet fired.
     armed: Option<Instant>,
+    /// The client is on the driver's resume list (its last read hit the budget).
+    resume_read: bool,
     counters: ClientCounters,
+}
+
+/// How far [`Driver::read_socket`] goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReadUntil {
+    /// Until a read comes back shorter than asked for: the receive queue was
+    /// empty then, and whatever arrives later raises a new edge.
+    ShortRead,
+    /// Until `WouldBlock` or the end of the stream: the peer closed or reset
+    /// the connection (a FIN behind the data raises no second event), or this
+    /// read resumes one the budget cut off.
+    WouldBlock,
 }
 
 /// Runs many chat clients on one thread.
@@ -254,6 +269,12 @@ pub struct Driver {
     read_buf: Vec<u8>,
     /// `chat --trace`: log each HTTP head and frame of every connection.
     trace: bool,
+    /// Bytes per client per turn ([`READ_BUDGET`]; tests lower it).
+    read_budget: usize,
+    /// Clients cut off by the read budget with data possibly left unread.
+    /// mio is edge-triggered: no event will announce those bytes again, so the
+    /// next turn polls without sleeping and reads them.
+    resume_reads: Vec<usize>,
 }
 
 impl Driver {
@@ -272,6 +293,8 @@ impl Driver {
             config,
             read_buf: vec![0; READ_BUFFER],
             trace: false,
+            read_budget: READ_BUDGET,
+            resume_reads: Vec::new(),
         })
     }
 
@@ -292,6 +315,7 @@ impl Driver {
             next_line: None,
             script_done: false,
             armed: None,
+            resume_read: false,
             counters: ClientCounters::default(),
         });
         self.slots.len() - 1
@@ -339,14 +363,19 @@ impl Driver {
         let mut events = Events::with_capacity(EVENT_CAPACITY);
         loop {
             let next_timer = self.timers.peek().map(|Reverse((at, _))| *at);
-            let wake = [next_timer, ending.next_wake()].into_iter().flatten().min();
+            let mut wake = [next_timer, ending.next_wake()].into_iter().flatten().min();
+            // Unread bytes left by the budget are work to do now: poll, don't sleep.
+            if !self.resume_reads.is_empty() {
+                wake = Some(Instant::now());
+            }
             self.wait(&mut events, wake)?;
 
             for event in events.iter() {
                 if event.token() != WAKER_TOKEN {
-                    self.on_ready(event.token().0, event.is_readable(), event.is_writable());
+                    self.on_ready(event.token().0, event);
                 }
             }
+            self.run_resumed_reads();
             let stop_requested = self.drain_control();
             self.fire_timers(Instant::now());
 
@@ -471,7 +500,7 @@ impl Driver {
     }
 
     /// A socket of client `index` is ready.
-    fn on_ready(&mut self, index: usize, readable: bool, writable: bool) {
+    fn on_ready(&mut self, index: usize, event: &mio::event::Event) {
         let Some(slot) = self.slots.get_mut(index) else {
             return;
         };
@@ -506,38 +535,75 @@ impl Driver {
             }
         }
 
-        if readable {
-            self.read_socket(index);
+        if event.is_readable() {
+            let until = if event.is_read_closed() || event.is_error() {
+                ReadUntil::WouldBlock
+            } else {
+                ReadUntil::ShortRead
+            };
+            self.read_socket(index, until);
         }
-        if writable {
+        if event.is_writable() {
             self.write_socket(index);
         }
         self.service(index, Now::system());
     }
 
-    /// Reads what the socket has, feeding the client; EOF or an error ends
-    /// the connection.
-    fn read_socket(&mut self, index: usize) {
+    /// Reads again from the clients the budget cut off on the last turn. Those
+    /// cut off again wait for the next turn, so this always ends.
+    fn run_resumed_reads(&mut self) {
+        for index in std::mem::take(&mut self.resume_reads) {
+            if let Some(slot) = self.slots.get_mut(index) {
+                slot.resume_read = false;
+            }
+            self.read_socket(index, ReadUntil::WouldBlock);
+            self.service(index, Now::system());
+        }
+    }
+
+    /// Reads what the socket has, up to the budget, feeding the client; EOF or
+    /// an error ends the connection.
+    fn read_socket(&mut self, index: usize, until: ReadUntil) {
         let Some(slot) = self.slots.get_mut(index) else {
             return;
         };
-        let mut ended = false;
-        for _ in 0..MAX_READS_PER_EVENT {
-            let Some(socket) = slot.socket.as_mut() else {
+        let mut budget = self.read_budget;
+        loop {
+            let Some(socket) = slot.socket.as_mut().filter(|s| !s.connecting) else {
                 return;
             };
-            match socket.stream.read(&mut self.read_buf) {
-                Ok(0) => {
-                    ended = true;
-                    break;
+            if budget == 0 {
+                // Bytes may be left, and no new edge will tell: read on the next turn.
+                if !slot.resume_read {
+                    slot.resume_read = true;
+                    self.resume_reads.push(index);
                 }
+                return;
+            }
+
+            let want = budget.min(self.read_buf.len());
+            let buf = self.read_buf.get_mut(..want).unwrap_or_default();
+            match socket.stream.read(buf) {
+                Ok(0) => break,
                 Ok(n) => {
+                    budget -= n;
                     slot.counters.bytes_read += n as u64;
                     let bytes = self.read_buf.get(..n).unwrap_or_default();
                     if let Some(trace) = socket.trace.as_mut() {
                         log_trace(trace.received(bytes));
                     }
                     slot.client.on_bytes(bytes, Now::system());
+                    // A short read emptied the receive queue: Linux's TCP receive
+                    // copies until the buffer is full or the queue is empty. Bytes
+                    // that arrive later wake the socket's waiters, and epoll reports
+                    // an edge-triggered registration again, so the next read, which
+                    // could only say WouldBlock, is skipped (a syscall per message
+                    // saved). This relies on Linux's epoll edge semantics (the same
+                    // reasoning tokio applies on Linux), and not after a close: the
+                    // FIN behind the data was announced by the event already used.
+                    if until == ReadUntil::ShortRead && n < want {
+                        return;
+                    }
                 }
                 // Drained: mio wakes us when more arrives.
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
@@ -545,16 +611,15 @@ impl Driver {
                 // Reset or another failure: the connection is gone.
                 Err(e) => {
                     debug!("client {index}: read failed: {e}");
-                    ended = true;
                     break;
                 }
             }
         }
-        if ended {
-            self.drop_socket(index);
-            if let Some(slot) = self.slots.get_mut(index) {
-                slot.client.on_eof(Now::system());
-            }
+
+        // End of stream or a failed read: the connection is over.
+        self.drop_socket(index);
+        if let Some(slot) = self.slots.get_mut(index) {
+            slot.client.on_eof(Now::system());
         }
     }
 
@@ -866,6 +931,8 @@ fn round_up_to_ms(d: Duration) -> Duration {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::VecDeque;
+
     use super::*;
 
     #[test]
@@ -932,5 +999,126 @@ mod tests {
         };
         let total = report.total();
         assert_eq!((total.requests_sent, total.bytes_read), (4, 20));
+    }
+
+    /// Connects once and counts the bytes it receives; finished once it has
+    /// `expected` of them, or when shut down.
+    struct CountingClient {
+        expected: usize,
+        received: usize,
+        commands: VecDeque<Command>,
+        finished: bool,
+    }
+
+    impl ChatClient for CountingClient {
+        fn on_timer(&mut self, _now: Now) {}
+        fn on_connected(&mut self, _now: Now) {}
+        fn on_connect_failed(&mut self, _now: Now, error: &io::Error) {
+            panic!("connect failed: {error}");
+        }
+        fn on_bytes(&mut self, bytes: &[u8], _now: Now) {
+            self.received += bytes.len();
+            self.finished = self.received >= self.expected;
+        }
+        fn on_eof(&mut self, _now: Now) {
+            self.finished = true;
+        }
+        fn send(&mut self, _text: String, _now: Now) {}
+        fn shutdown(&mut self, _now: Now) {
+            self.finished = true;
+        }
+        fn is_finished(&self) -> bool {
+            self.finished
+        }
+        fn next_deadline(&self) -> Option<Instant> {
+            None
+        }
+        fn take_output(&mut self) -> Option<Vec<u8>> {
+            None
+        }
+        fn next_command(&mut self) -> Option<Command> {
+            self.commands.pop_front()
+        }
+        fn next_event(&mut self) -> Option<ClientEvent> {
+            None
+        }
+    }
+
+    #[test]
+    fn bytes_left_by_the_read_budget_are_read_without_new_data_arriving() {
+        const BUDGET: usize = 1024;
+        const PAYLOAD: usize = 64 * BUDGET;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (done, wait_done) = mpsc::channel::<()>();
+
+        // The peer writes far more than one turn's budget in one go, then stays
+        // silent with the connection open: no later arrival raises a new edge.
+        let peer = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            stream.write_all(&[b'x'; PAYLOAD]).unwrap();
+            let _ = wait_done.recv_timeout(Duration::from_secs(10));
+        });
+
+        let mut driver = Driver::new(DriverConfig {
+            duration: Some(Duration::from_secs(5)),
+            ..DriverConfig::default()
+        })
+        .unwrap();
+        driver.read_budget = BUDGET;
+        let client = CountingClient {
+            expected: PAYLOAD,
+            received: 0,
+            commands: VecDeque::from([Command::Connect]),
+            finished: false,
+        };
+        driver.add_client(Box::new(client), addr, Schedule::Manual);
+        let report = driver.run().unwrap();
+        done.send(()).unwrap();
+        peer.join().unwrap();
+
+        assert_eq!(report.clients[0].bytes_read, PAYLOAD as u64);
+        assert!(
+            report.elapsed < Duration::from_secs(5),
+            "the run should end once the client has every byte, not at its duration: {:?}",
+            report.elapsed
+        );
+    }
+
+    #[test]
+    fn a_close_right_behind_the_data_is_seen_after_a_short_read() {
+        const PAYLOAD: usize = 100;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+
+        // Data and FIN arrive together: the short read that takes the data
+        // leaves the FIN, which no later event will announce again.
+        let peer = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            stream.write_all(&[b'x'; PAYLOAD]).unwrap();
+        });
+
+        let mut driver = Driver::new(DriverConfig {
+            duration: Some(Duration::from_secs(5)),
+            ..DriverConfig::default()
+        })
+        .unwrap();
+        // Finished by the end of the stream only, never by the byte count.
+        let client = CountingClient {
+            expected: usize::MAX,
+            received: 0,
+            commands: VecDeque::from([Command::Connect]),
+            finished: false,
+        };
+        driver.add_client(Box::new(client), addr, Schedule::Manual);
+        let report = driver.run().unwrap();
+        peer.join().unwrap();
+
+        assert_eq!(report.clients[0].bytes_read, PAYLOAD as u64);
+        assert!(
+            report.elapsed < Duration::from_secs(5),
+            "the client should see the end of the stream, not run out its duration: {:?}",
+            report.elapsed
+        );
     }
 }

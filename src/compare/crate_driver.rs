@@ -239,10 +239,9 @@ fn bump(counter: &std::sync::atomic::AtomicU64) {
 }
 
 fn record(client: &mut ClientLog, name: &str, event: &ClientEvent, live: &LiveCounters) {
-    let now = unix_ms_now();
     match event {
         ClientEvent::Received { message, at } => {
-            client.online_from_ms.get_or_insert(now);
+            came_online(client);
             // A client's own messages come back to it too; they are not receipts.
             if message.name != name {
                 bump(&live.receipts);
@@ -260,14 +259,14 @@ fn record(client: &mut ClientLog, name: &str, event: &ClientEvent, live: &LiveCo
         }
         ClientEvent::RequestSent(_) => bump(&live.requests),
         ClientEvent::EmptyPoll => {
-            client.online_from_ms.get_or_insert(now);
+            came_online(client);
             bump(&live.empty_polls);
         }
         ClientEvent::History { .. } => {
-            client.online_from_ms.get_or_insert(now);
+            came_online(client);
         }
         ClientEvent::Connected => {
-            client.online_from_ms.get_or_insert(now);
+            came_online(client);
         }
         ClientEvent::ServerError(text) => error(client, text, live),
         ClientEvent::Gap { missed, .. } => error(
@@ -282,6 +281,11 @@ fn record(client: &mut ClientLog, name: &str, event: &ClientEvent, live: &LiveCo
             error(client, &format!("connection lost ({cause:?})"), live)
         }
     }
+}
+
+/// Note the client's first sign of life. The clock is read only then, not for every event.
+fn came_online(client: &mut ClientLog) {
+    client.online_from_ms.get_or_insert_with(unix_ms_now);
 }
 
 /// Count an error by kind, read from its text (see the module docs).

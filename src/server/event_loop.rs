@@ -5,10 +5,10 @@
 //! sans-I/O cores in [`crate::http`] and [`crate::websocket`]; this file only moves bytes
 //! between them and the sockets, and decides when to stop reading, write or close.
 //!
-//! mio's readiness events are edge-triggered: after a readable event we must read until
-//! `WouldBlock`, or remember that the socket may still hold data. A connection that always
-//! has more to read gets [`READ_BUDGET`] bytes per turn and is put on a resume list, so one
-//! busy peer cannot starve the rest.
+//! mio's readiness events are edge-triggered: after a readable event we must read until the
+//! socket is empty (`WouldBlock`, or a short read: see [`ReadUntil`]), or remember that it
+//! may still hold data. A connection that always has more to read gets [`READ_BUDGET`] bytes
+//! per turn and is put on a resume list, so one busy peer cannot starve the rest.
 
 use std::collections::VecDeque;
 use std::io::{self, Read};
@@ -109,6 +109,23 @@ impl Default for EventLoopConfig {
 enum Endpoint {
     Echo,
     Chat,
+}
+
+/// How far one read of a connection goes (it always stops at the budget).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum ReadUntil {
+    /// Until a read returns fewer bytes than asked for. Linux's TCP receive
+    /// copies until the buffer is full or the receive queue is empty, so a
+    /// short read left nothing behind; bytes that arrive later wake the
+    /// socket, and epoll reports an edge-triggered registration again. The
+    /// read that would only return `WouldBlock` is skipped, one syscall per
+    /// message. This rests on Linux's epoll edge semantics (tokio reasons the
+    /// same way on Linux).
+    ShortRead,
+    /// Until `WouldBlock` or the end of the stream. Used after a read-closed
+    /// or error event, whose FIN or reset sits behind the data and raises no
+    /// second event, and for resumed reads, which no event announced.
+    WouldBlock,
 }
 
 /// What a connection's deadline check found due.
@@ -444,8 +461,10 @@ impl EventLoopServer {
         if event.is_writable() {
             self.flush(slot);
         }
-        if event.is_readable() || event.is_read_closed() || event.is_error() {
-            self.read_some(slot);
+        if event.is_read_closed() || event.is_error() {
+            self.read_some(slot, ReadUntil::WouldBlock);
+        } else if event.is_readable() {
+            self.read_some(slot, ReadUntil::ShortRead);
         }
     }
 
@@ -454,19 +473,20 @@ impl EventLoopServer {
             let Some(slot) = self.resume_reads.pop_front() else {
                 break;
             };
-            self.read_some(slot);
+            // No event came with these: nothing says the queue was emptied since.
+            self.read_some(slot, ReadUntil::WouldBlock);
         }
     }
 
     /// Read up to the budget, handing each chunk to the connection's protocol.
-    fn read_some(&mut self, slot: usize) {
+    fn read_some(&mut self, slot: usize, until: ReadUntil) {
         // The shared buffer is taken out while protocol code (which needs `self`) runs.
         let mut buf = std::mem::take(&mut self.read_buf);
-        self.read_with(slot, &mut buf);
+        self.read_with(slot, &mut buf, until);
         self.read_buf = buf;
     }
 
-    fn read_with(&mut self, slot: usize, buf: &mut [u8]) {
+    fn read_with(&mut self, slot: usize, buf: &mut [u8], until: ReadUntil) {
         let mut budget = READ_BUDGET;
         loop {
             let Some(conn) = self.slots.get_mut(slot).and_then(Option::as_mut) else {
@@ -494,7 +514,15 @@ impl EventLoopServer {
                     budget -= n;
                     conn.last_activity = Instant::now();
                     self.on_bytes(slot, &buf[..n]);
+                    // A short read emptied the receive queue, and a later arrival
+                    // raises a new edge: skip the read that could only say
+                    // WouldBlock (see `ReadUntil`). Whatever `on_bytes` did to
+                    // the connection, no unread byte is left behind.
+                    if until == ReadUntil::ShortRead && n < want {
+                        return;
+                    }
                 }
+                // Drained: the next arrival raises a new edge.
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 // Reset or another socket error: the peer is gone without a goodbye.

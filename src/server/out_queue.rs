@@ -3,7 +3,7 @@
 //! Chunks are kept whole (a broadcast frame is one shared `Arc<[u8]>` in many queues) and
 //! flushed with one vectored write per call, so a frame's header and payload, or several
 //! queued frames, leave in a single system call instead of meeting Nagle's algorithm one
-//! small write at a time.
+//! small write at a time. A lone chunk, the usual broadcast case, goes out in a plain write.
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice, Write};
@@ -68,6 +68,12 @@ impl OutQueue {
     }
 
     fn write_once<W: Write>(&self, socket: &mut W) -> io::Result<usize> {
+        // The common case, one broadcast frame: a plain write, with no slice list to build.
+        if self.chunks.len() == 1
+            && let Some(only) = self.chunks.front()
+        {
+            return socket.write(&only.as_ref()[self.front_offset..]);
+        }
         let mut slices = Vec::with_capacity(self.chunks.len().min(MAX_SLICES_PER_WRITE));
         for (i, chunk) in self.chunks.iter().take(MAX_SLICES_PER_WRITE).enumerate() {
             let bytes = chunk.as_ref();
@@ -159,6 +165,25 @@ mod tests {
         q.flush_to(&mut sink).unwrap();
         assert!(q.is_empty());
         assert_eq!(sink.taken, b"abcsharedxyz");
+    }
+
+    #[test]
+    fn a_lone_chunk_written_in_pieces_resumes_at_its_offset() {
+        let mut q = OutQueue::default();
+        q.push(Chunk::Shared(Arc::from(&b"broadcast"[..])));
+        let mut sink = Trickle {
+            taken: Vec::new(),
+            per_call: 4,
+            capacity: 6,
+            calls: 0,
+        };
+        assert_eq!(q.flush_to(&mut sink).unwrap(), 6);
+        assert_eq!(q.pending(), 3);
+
+        sink.capacity = 100;
+        assert_eq!(q.flush_to(&mut sink).unwrap(), 3);
+        assert!(q.is_empty());
+        assert_eq!(sink.taken, b"broadcast");
     }
 
     #[test]
