@@ -181,6 +181,8 @@ struct Conn {
     /// and discard what the client still sends, then close (see `linger`).
     lingering_until: Option<Instant>,
     last_activity: Instant,
+    /// Broadcast output is queued and the connection is on the end-of-turn flush list.
+    flush_at_end_of_turn: bool,
     /// Only with `--trace`: finds frame boundaries in each direction.
     trace: Option<Box<TraceState>>,
 }
@@ -239,6 +241,8 @@ pub struct EventLoopServer {
     closed_this_turn: Vec<usize>,
     /// Connections whose read budget ran out while the socket still had data.
     resume_reads: VecDeque<usize>,
+    /// Connections a broadcast queued frames for during this turn (see `broadcast`).
+    end_of_turn_flushes: Vec<usize>,
     room: Room,
     stats: Arc<Stats>,
     read_buf: Vec<u8>,
@@ -316,6 +320,7 @@ impl EventLoopServer {
             free_slots: Vec::new(),
             closed_this_turn: Vec::new(),
             resume_reads: VecDeque::new(),
+            end_of_turn_flushes: Vec::new(),
             room,
             stats,
             read_buf: vec![0; READ_CHUNK],
@@ -379,6 +384,7 @@ impl EventLoopServer {
                 }
             }
             self.run_resumed_reads();
+            self.flush_broadcasts();
 
             if Instant::now() >= next_tick {
                 self.check_deadlines(Instant::now());
@@ -448,6 +454,7 @@ impl EventLoopServer {
             peer_closed: false,
             lingering_until: None,
             last_activity: Instant::now(),
+            flush_at_end_of_turn: false,
             trace: self.config.trace.then(|| Box::new(TraceState::new(peer))),
         });
     }
@@ -817,6 +824,13 @@ impl EventLoopServer {
     }
 
     /// Push a stored message to every open `/ws` member: encoded once, shared by all.
+    ///
+    /// The frame is queued, not written: every member is flushed once at the end of this
+    /// turn of the loop (`flush_broadcasts`). A lone message waits only for the rest of the
+    /// turn, and when several messages arrive in one turn each member gets them in one
+    /// vectored write instead of one write per message. A write to a loopback socket costs
+    /// microseconds of kernel time, so without this the loop's work would grow with
+    /// messages x members and fall behind once messages arrive faster than it can write.
     fn broadcast(&mut self, message: &chat::StoredMessage) {
         let json = match serde_json::to_vec(message) {
             Ok(json) => json,
@@ -835,8 +849,27 @@ impl EventLoopServer {
                 continue;
             }
             self.collect_ws_output(slot);
-            self.flush(slot);
+            if let Some(conn) = self.conn_mut(slot)
+                && !conn.flush_at_end_of_turn
+            {
+                conn.flush_at_end_of_turn = true;
+                self.end_of_turn_flushes.push(slot);
+            }
         }
+    }
+
+    /// Write what broadcasts queued during this turn, one flush per connection.
+    fn flush_broadcasts(&mut self) {
+        let mut slots = std::mem::take(&mut self.end_of_turn_flushes);
+        for &slot in &slots {
+            if let Some(conn) = self.conn_mut(slot) {
+                conn.flush_at_end_of_turn = false;
+                self.flush(slot);
+            }
+        }
+        // Keep the allocation for the next turn.
+        slots.clear();
+        self.end_of_turn_flushes = slots;
     }
 
     /// Move the connection's queued frames to the socket queue and account for them.
