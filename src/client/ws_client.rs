@@ -268,10 +268,9 @@ impl WsClient {
                 }
                 Event::Ping(_) | Event::Pong(_) => {}
                 Event::Close { code, reason } => {
-                    info!(
-                        "{}: server closed with {code:?} {reason:?}",
-                        self.config.name
-                    )
+                    // RFC 6455 §7.1.5: a Close with no code means 1005 (no status received).
+                    let code = code.map_or("no code (1005)".to_string(), |c| c.to_string());
+                    info!("{}: server sent Close {code} {reason:?}", self.config.name)
                 }
                 Event::Failed(error) => warn!("{}: protocol error: {error}", self.config.name),
             }
