@@ -84,6 +84,11 @@ struct ServeArgs {
     #[arg(long)]
     trace: bool,
 
+    /// Decline permessage-deflate (RFC 7692) offers: messages on /echo and
+    /// /ws then always travel uncompressed.
+    #[arg(long)]
+    no_deflate: bool,
+
     #[command(flatten)]
     common: CommonServerArgs,
 }
@@ -163,6 +168,7 @@ fn serve(args: ServeArgs) -> std::io::Result<()> {
     config.echo.max_message_size = args.echo_max_message;
     config.chat.max_message_size = args.chat_max_message;
     config.trace = args.trace;
+    config.deflate = !args.no_deflate;
 
     let server = EventLoopServer::bind(args.addr, config)?;
     let _reporter = reporter(&args.common, server.stats(), true);

@@ -63,6 +63,9 @@ pub struct ChatArgs {
     /// instead of the wall clock (ws transport; latencies then mean nothing).
     #[arg(long)]
     pub fixed_clock: bool,
+    /// Offer permessage-deflate (RFC 7692) when connecting (ws transport).
+    #[arg(long)]
+    pub deflate: bool,
 }
 
 /// `pushpull autobahn-client`: run Autobahn's fuzzingserver cases.
@@ -74,12 +77,16 @@ pub struct AutobahnArgs {
     /// The agent name the reports are filed under.
     #[arg(long, default_value = "pushpull")]
     pub agent: String,
+    /// Do not offer permessage-deflate (RFC 7692); Autobahn sections 12 and
+    /// 13 then fail as unimplemented.
+    #[arg(long)]
+    pub no_deflate: bool,
 }
 
 /// Runs the fuzzingserver's cases in order, then has it write its reports.
 pub fn run_autobahn_client(args: &AutobahnArgs) -> io::Result<()> {
     let url = Url::parse(&args.url)?;
-    let summary = autobahn::run(&url, &args.agent)?;
+    let summary = autobahn::run(&url, &args.agent, !args.no_deflate)?;
     println!(
         "autobahn-client: ran {} cases, echoed {} messages",
         summary.cases, summary.echoed
@@ -154,6 +161,7 @@ fn chat_client(args: &ChatArgs, url: Url) -> Box<dyn ChatClient + Send> {
         Transport::Ws => {
             let mut config = WsClientConfig::new(&args.name, url);
             config.fixed_clock = args.fixed_clock;
+            config.offer_deflate = args.deflate;
             match args.seed {
                 Some(seed) => Box::new(WsClient::with_seed(config, now, seed)),
                 None => Box::new(WsClient::new(config, now)),

@@ -76,6 +76,9 @@ pub struct EventLoopConfig {
     pub idle_timeout: Duration,
     /// `--trace`: log one line per HTTP head and WebSocket frame, each way.
     pub trace: bool,
+    /// Accept a client's permessage-deflate offer (RFC 7692) on `/echo` and
+    /// `/ws`; `serve --no-deflate` turns it off.
+    pub deflate: bool,
 }
 
 impl Default for EventLoopConfig {
@@ -94,6 +97,7 @@ impl Default for EventLoopConfig {
             request_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             trace: false,
+            deflate: true,
         }
     }
 }
@@ -659,10 +663,21 @@ impl EventLoopServer {
         if let Some(trace) = self.conn_mut(slot).and_then(|c| c.trace.as_mut()) {
             trace.frames(Direction::Received, &early_frames);
         }
+        // RFC 7692 §5.1: accept the first permessage-deflate offer we can.
+        let deflate = match self.config.deflate {
+            true => websocket::handshake::negotiate_deflate(&request.head),
+            false => None,
+        };
         let mut ws = websocket::Connection::new(websocket::Role::Server, config);
+        if let Some((params, _)) = deflate {
+            ws = ws.with_deflate(params);
+        }
         ws.receive(&early_frames);
 
-        self.queue(slot, websocket::handshake::switching_protocols(&accept));
+        let extensions = deflate.as_ref().map(|(_, response)| response.as_str());
+        let response =
+            websocket::handshake::switching_protocols_with_extensions(&accept, extensions);
+        self.queue(slot, response);
         let Some(conn) = self.conn_mut(slot) else {
             return false;
         };
@@ -675,7 +690,10 @@ impl EventLoopServer {
             failure: None,
         });
         self.stats.ws_open.fetch_add(1, Ordering::Relaxed);
-        info!("{peer}: WebSocket open on {endpoint:?}");
+        match deflate {
+            Some((_, response)) => info!("{peer}: WebSocket open on {endpoint:?} with {response}"),
+            None => info!("{peer}: WebSocket open on {endpoint:?}"),
+        }
         self.stats
             .ws_bytes_in
             .fetch_add(early_frames.len() as u64, Ordering::Relaxed);
