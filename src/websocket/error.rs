@@ -97,10 +97,7 @@ impl fmt::Display for ProtocolError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::ReservedBitsSet(bits) => {
-                write!(
-                    f,
-                    "reserved bits {bits:#05b} set, no extension allows them here"
-                )
+                write!(f, "reserved bits {bits:#05b} set, no extension allows it")
             }
             Self::ReservedOpcode(op) => write!(f, "reserved opcode {op:#x}"),
             Self::FragmentedControlFrame => f.write_str("control frame without FIN"),
