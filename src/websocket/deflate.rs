@@ -33,6 +33,10 @@ pub const SYNC_FLUSH_TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 pub const MIN_WINDOW_BITS: u8 = 8;
 pub const MAX_WINDOW_BITS: u8 = 15;
 
+/// RFC 7692 §7.2.1: the payload is raw DEFLATE (RFC 1951), without the zlib
+/// header and checksum (RFC 1950).
+const ZLIB_HEADER: bool = false;
+
 /// zlib (and zlib-rs) cannot run a raw DEFLATE stream with a 256-byte window,
 /// so 8 is run as 9. That stays within what the peer can decode: a zlib
 /// encoder never reaches back further than its window less 262 bytes, and
@@ -399,16 +403,15 @@ impl PerMessageDeflate {
                 params.server_no_context_takeover,
             ),
         };
-        let raw = false;
         Self {
             params,
             compressor: Compress::new_with_window_bits(
                 Compression::default(),
-                raw,
+                ZLIB_HEADER,
                 ours.max(SMALLEST_ZLIB_WINDOW_BITS),
             ),
             decompressor: Decompress::new_with_window_bits(
-                raw,
+                ZLIB_HEADER,
                 theirs.max(SMALLEST_ZLIB_WINDOW_BITS),
             ),
             reset_compressor: reset_ours,
@@ -510,7 +513,7 @@ impl PerMessageDeflate {
     ) -> Result<(), ProtocolError> {
         self.decompress(&SYNC_FLUSH_TAIL, sink)?;
         if self.reset_decompressor || self.stream_ended {
-            self.decompressor.reset(false);
+            self.decompressor.reset(ZLIB_HEADER);
             self.stream_ended = false;
         }
         Ok(())
