@@ -15,7 +15,8 @@
 //! With permessage-deflate negotiated ([`Connection::with_deflate`]), a
 //! message whose first frame has RSV1 set is inflated piece by piece as its
 //! payload arrives (RFC 7692 §7.2.2); the size limit and the UTF-8 check apply
-//! to the inflated bytes. Every text and binary message we send is compressed.
+//! to the inflated bytes. Every text and binary message we send is compressed,
+//! but for frames from [`Connection::send_shared`], which stay as encoded.
 //!
 //! The closing handshake (RFC 6455 §7.1.2-§7.1.4, §5.5.1):
 //!
