@@ -1,4 +1,4 @@
-"""Autobahn conformance gate for pushpull, run by kosoku (sections 1 to 10).
+"""Autobahn conformance gate for pushpull, run by kosoku (sections 1 to 13).
 
 Run with the project's virtual environment (scripts/setup.sh creates it):
 
@@ -6,11 +6,14 @@ Run with the project's virtual environment (scripts/setup.sh creates it):
     .venv/bin/python scripts/autobahn.py client \\
         'target/release/pushpull autobahn-client --url {url} --agent {agent}'
 
-Both modes select the cases of sections 1 to 10 (`-i 1.* ... -i 10.*`: a
+Both modes select the cases of sections 1 to 13 (`-i 1.* ... -i 13.*`: a
 pattern `N.*` matches section N only, so `1.*` does not pick up 10, 12 or 13;
-the suite has no section 8, and kosoku refuses a pattern matching nothing),
-keep kosoku's report under reports/server/ or reports/client/ at the repo
-root, and then judge the report themselves. A case passes only when both its
+the suite has no section 8 nor 11, and kosoku refuses a pattern matching
+nothing), keep kosoku's report under reports/server/ or reports/client/ at
+the repo root, and then judge the report themselves. Sections 12 and 13 test
+permessage-deflate (RFC 7692), which both the server and the client
+negotiate. `--section N` (repeatable) narrows a run to some sections, for
+development; the gate in scripts/test.sh runs them all. A case passes only when both its
 `behavior` and its `behaviorClose` are OK or INFORMATIONAL; NON-STRICT,
 FAILED, UNIMPLEMENTED, any other verdict and a missing case fail the gate.
 kosoku's own exit status is laxer (it accepts NON-STRICT), so it is not used.
@@ -75,14 +78,14 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 REPORTS = REPO_ROOT / "reports"
 
-SECTIONS = range(1, 11)
+SECTIONS = range(1, 14)
 PASSING = {"OK", "INFORMATIONAL"}
 MISSING = "MISSING"
 
 HOST = "127.0.0.1"
 DEFAULT_AGENT = "pushpull"
 
-# Bounds on every wait. Sections 1 to 10 take a few minutes with a
+# Bounds on every wait. Sections 1 to 13 take a few minutes with a
 # conforming peer; the run limit leaves room for a slow shared machine.
 LISTEN_TIMEOUT_S = 15.0
 RUN_TIMEOUT_S = 30 * 60.0
@@ -103,6 +106,9 @@ def main() -> int:
     # Line-buffered, so our lines and kosoku's interleave in order in CI logs.
     sys.stdout.reconfigure(line_buffering=True)
     args = parse_args()
+    if args.section:
+        global SECTIONS
+        SECTIONS = tuple(args.section)
     try:
         if args.mode == "server":
             return run_server_mode(args)
@@ -115,7 +121,13 @@ def main() -> int:
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description="Autobahn (kosoku) conformance gate, sections 1 to 10."
+        description="Autobahn (kosoku) conformance gate, sections 1 to 13."
+    )
+    parser.add_argument(
+        "--section",
+        type=int,
+        action="append",
+        help="run only this section (repeatable; default: all of 1 to 13)",
     )
     modes = parser.add_subparsers(dest="mode", required=True)
 
@@ -243,8 +255,8 @@ def kosoku_path() -> Path:
 
 
 def section_patterns() -> list[str]:
-    """`-i N.*` for each section the suite has in 1 to 10 (it has no section 8,
-    and kosoku rejects a pattern that matches nothing)."""
+    """`-i N.*` for each selected section the suite has (it has no section 8
+    nor 11, and kosoku rejects a pattern that matches nothing)."""
     sections = dict.fromkeys(case.split(".")[0] for case in expected_cases())
     patterns: list[str] = []
     for section in sections:
@@ -330,7 +342,7 @@ def fresh_report_dir(mode: str) -> Path:
 
 @functools.cache
 def expected_cases() -> tuple[str, ...]:
-    """Case ids of sections 1 to 10, read from the suite's own index.
+    """Case ids of the selected sections, read from the suite's own index.
 
     The index is read in a child interpreter: kosoku's cases import a shim
     package named `autobahn`, which this script's own name would shadow.
@@ -399,7 +411,7 @@ def print_summary(expected, results, verdicts, failing) -> None:
 
     extra = sorted(set(results) - set(expected))
     if extra:
-        print(f"  ignored, outside sections 1-10: {', '.join(extra)}")
+        print(f"  ignored, outside the selected sections: {', '.join(extra)}")
     for case, (behavior, close) in failing.items():
         print(f"  FAIL {case}: behavior={behavior} behaviorClose={close}")
 

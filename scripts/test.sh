@@ -2,7 +2,7 @@
 # Runs every check pushpull has, in order, stopping at the first failure:
 # set-up, release build, formatting, lints, unit and integration tests, the
 # chat page's tests in headless Chromium, and the Autobahn conformance gates
-# (sections 1 to 10) for server and client.
+# (sections 1 to 13, permessage-deflate included) for server and client.
 # The last line says PASSED or names the step that failed.
 set -euo pipefail
 

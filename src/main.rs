@@ -97,6 +97,11 @@ struct ServeArgs {
     #[arg(long)]
     fixed_clock: bool,
 
+    /// Decline permessage-deflate (RFC 7692) offers: messages on /echo and
+    /// /ws then always travel uncompressed.
+    #[arg(long)]
+    no_deflate: bool,
+
     #[command(flatten)]
     common: CommonServerArgs,
 }
@@ -194,6 +199,8 @@ fn serve(args: ServeArgs) -> std::io::Result<()> {
         let fixed = Duration::from_secs_f64(pushpull::client::seeded::FIXED_CLOCK_UNIX_MS / 1000.0);
         config.fixed_date = Some(std::time::UNIX_EPOCH + fixed);
     }
+
+    config.deflate = !args.no_deflate;
 
     let server = EventLoopServer::bind(args.addr, config)?;
     let _reporter = reporter(&args.common, server.stats(), true);

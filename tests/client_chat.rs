@@ -154,6 +154,29 @@ fn poller_and_websocket_client_share_the_event_loop_room() {
     server.shutdown().unwrap();
 }
 
+#[test]
+fn deflating_websocket_client_chats_with_a_plain_one_rfc_7692() {
+    let server = common::start_event_loop();
+    let addr = server.local_addr();
+    let url = Url::parse(&format!("ws://{addr}/ws")).unwrap();
+    let mut config = WsClientConfig::new("Squeezed", url);
+    config.offer_deflate = true;
+    let deflating = Box::new(WsClient::new(config, Now::system()));
+    let (_, seen) = run(vec![
+        (deflating, addr, script(&["compressed hello"])),
+        (
+            ws_client("Plain", &format!("ws://{addr}/ws")),
+            addr,
+            script(&["plain hello"]),
+        ),
+    ]);
+
+    let everything = ["Plain: plain hello", "Squeezed: compressed hello"];
+    assert_eq!(sorted(received_by(&seen, 0)), everything);
+    assert_eq!(sorted(received_by(&seen, 1)), everything);
+    server.shutdown().unwrap();
+}
+
 /// Accepts one connection and completes the opening handshake on it.
 fn accept_and_upgrade(listener: &TcpListener) -> std::net::TcpStream {
     let (mut stream, _) = listener.accept().unwrap();

@@ -12,6 +12,9 @@
 //! 3. `/updateReports?agent=AGENT`: the server writes its reports. It may
 //!    drop this connection without a Close frame, which counts as success.
 //!
+//! Every connection offers permessage-deflate (RFC 7692) unless
+//! `--no-deflate` says otherwise; sections 12 and 13 test it.
+//!
 //! The cases run one after another, so this mode uses plain blocking sockets;
 //! the chat clients' event-driven [`driver`](super::driver) is not needed.
 
@@ -59,20 +62,21 @@ struct SessionEnd {
 }
 
 /// Runs every case the fuzzingserver at `base` offers, then asks it to
-/// write its reports.
-pub fn run(base: &Url, agent: &str) -> io::Result<AutobahnSummary> {
+/// write its reports. With `deflate`, each connection offers
+/// permessage-deflate.
+pub fn run(base: &Url, agent: &str, deflate: bool) -> io::Result<AutobahnSummary> {
     if base.scheme != Scheme::Ws {
         return Err(UrlError::UnknownScheme(base.scheme.as_str().into()).into());
     }
     let agent = percent_encode(agent);
 
-    let count = case_count(base)?;
+    let count = case_count(base, deflate)?;
     info!("fuzzingserver offers {count} cases");
 
     let mut echoed = 0;
     for case in 1..=count {
         let url = base.with_path(&format!("/runCase?case={case}&agent={agent}"));
-        let end = session(&url, false)?;
+        let end = session(&url, false, deflate)?;
         debug!(
             "case {case}: echoed {}, clean close: {}",
             end.echoed, end.clean
@@ -81,7 +85,7 @@ pub fn run(base: &Url, agent: &str) -> io::Result<AutobahnSummary> {
     }
 
     let url = base.with_path(&format!("/updateReports?agent={agent}"));
-    session(&url, false)?;
+    session(&url, false, deflate)?;
     info!("ran {count} cases, echoed {echoed} messages; reports updated");
     Ok(AutobahnSummary {
         cases: count,
@@ -91,8 +95,8 @@ pub fn run(base: &Url, agent: &str) -> io::Result<AutobahnSummary> {
 
 /// Step 1: the number of cases, sent as the one text message of the
 /// `/getCaseCount` connection.
-fn case_count(base: &Url) -> io::Result<u32> {
-    let end = session(&base.with_path("/getCaseCount"), true)?;
+fn case_count(base: &Url, deflate: bool) -> io::Result<u32> {
+    let end = session(&base.with_path("/getCaseCount"), true, deflate)?;
     let text = end.texts.first().ok_or_else(|| {
         io::Error::new(io::ErrorKind::InvalidData, "getCaseCount sent no message")
     })?;
@@ -106,8 +110,8 @@ fn case_count(base: &Url) -> io::Result<u32> {
 
 /// One WebSocket connection: open it, echo data messages until it closes.
 /// With `keep_texts` the texts are returned instead of echoed.
-fn session(url: &Url, keep_texts: bool) -> io::Result<SessionEnd> {
-    let (mut stream, mut connection) = open(url)?;
+fn session(url: &Url, keep_texts: bool, deflate: bool) -> io::Result<SessionEnd> {
+    let (mut stream, mut connection) = open(url, deflate)?;
     let deadline = Instant::now() + CASE_TIMEOUT;
     let mut end = SessionEnd {
         texts: Vec::new(),
@@ -137,25 +141,28 @@ fn session(url: &Url, keep_texts: bool) -> io::Result<SessionEnd> {
 
 /// Connects, sends the opening handshake and reads its response; bytes that
 /// followed the response head are fed to the new connection.
-fn open(url: &Url) -> io::Result<(TcpStream, Connection)> {
+fn open(url: &Url, deflate: bool) -> io::Result<(TcpStream, Connection)> {
     let mut stream = TcpStream::connect(url.socket_addr()?)?;
     stream.set_nodelay(true)?;
     stream.set_read_timeout(Some(CASE_TIMEOUT))?;
 
-    let handshake =
+    let mut handshake =
         ClientHandshake::new(&url.host_header(), &url.path, ClientHandshake::random_key());
+    if deflate {
+        handshake = handshake.offering_deflate();
+    }
     stream.write_all(&handshake.request())?;
 
     let mut received = Vec::new();
     let mut buf = vec![0; READ_BUFFER];
-    let consumed = loop {
+    let accepted = loop {
         let n = stream.read(&mut buf)?;
         if n == 0 {
             return Err(io::ErrorKind::UnexpectedEof.into());
         }
         received.extend_from_slice(buf.get(..n).unwrap_or_default());
-        match handshake.check_response(&received) {
-            Ok(Some(consumed)) => break consumed,
+        match handshake.check_response_negotiated(&received) {
+            Ok(Some(accepted)) => break accepted,
             Ok(None) => continue,
             Err(error) => {
                 return Err(io::Error::new(
@@ -171,7 +178,11 @@ fn open(url: &Url) -> io::Result<(TcpStream, Connection)> {
         ..Config::default()
     };
     let mut connection = Connection::new(Role::Client, config);
-    connection.receive(received.get(consumed..).unwrap_or_default());
+    if let Some(params) = accepted.deflate {
+        debug!("{url}: permessage-deflate agreed: {params:?}");
+        connection = connection.with_deflate(params);
+    }
+    connection.receive(received.get(accepted.head_len..).unwrap_or_default());
     Ok((stream, connection))
 }
 
@@ -278,6 +289,6 @@ mod tests {
     #[test]
     fn http_base_url_is_refused() {
         let url = Url::parse("http://127.0.0.1:9/").unwrap();
-        assert!(run(&url, "x").is_err());
+        assert!(run(&url, "x", true).is_err());
     }
 }

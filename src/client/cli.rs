@@ -67,6 +67,10 @@ pub struct ChatArgs {
     /// received, `>` sent), with a payload preview of at most 32 bytes.
     #[arg(long)]
     pub trace: bool,
+
+    /// Offer permessage-deflate (RFC 7692) when connecting (ws transport).
+    #[arg(long)]
+    pub deflate: bool,
 }
 
 /// `pushpull autobahn-client`: run Autobahn's fuzzingserver cases.
@@ -78,12 +82,16 @@ pub struct AutobahnArgs {
     /// The agent name the reports are filed under.
     #[arg(long, default_value = "pushpull")]
     pub agent: String,
+    /// Do not offer permessage-deflate (RFC 7692); Autobahn sections 12 and
+    /// 13 then fail as unimplemented.
+    #[arg(long)]
+    pub no_deflate: bool,
 }
 
 /// Runs the fuzzingserver's cases in order, then has it write its reports.
 pub fn run_autobahn_client(args: &AutobahnArgs) -> io::Result<()> {
     let url = Url::parse(&args.url)?;
-    let summary = autobahn::run(&url, &args.agent)?;
+    let summary = autobahn::run(&url, &args.agent, !args.no_deflate)?;
     println!(
         "autobahn-client: ran {} cases, echoed {} messages",
         summary.cases, summary.echoed
@@ -159,6 +167,7 @@ fn chat_client(args: &ChatArgs, url: Url) -> Box<dyn ChatClient + Send> {
         Transport::Ws => {
             let mut config = WsClientConfig::new(&args.name, url);
             config.fixed_clock = args.fixed_clock;
+            config.offer_deflate = args.deflate;
             match args.seed {
                 Some(seed) => Box::new(WsClient::with_seed(config, now, seed)),
                 None => Box::new(WsClient::new(config, now)),

@@ -26,7 +26,7 @@ use super::url::Url;
 use crate::chat::{ClientMessage, StoredMessage};
 use crate::websocket::handshake::{ClientHandshake, KEY_LEN};
 use crate::websocket::mask::MASK_KEY_LEN;
-use crate::websocket::{Chunk, Config, Connection, Event, Role};
+use crate::websocket::{Chunk, Config, Connection, DeflateParams, Event, Role};
 
 /// How long the TCP connect plus the opening handshake may take.
 pub const OPEN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -60,6 +60,10 @@ pub struct WsClientConfig {
     /// Stamp every message with [`FIXED_CLOCK_UNIX_MS`] instead of the wall
     /// clock, for reproducible captures (latencies then mean nothing).
     pub fixed_clock: bool,
+    /// Offer permessage-deflate (RFC 7692) in the opening handshake. Off by
+    /// default: the chat's short messages gain little, and `compare`
+    /// measures the uncompressed protocol.
+    pub offer_deflate: bool,
 }
 
 impl WsClientConfig {
@@ -70,6 +74,7 @@ impl WsClientConfig {
             websocket: Config::default(),
             reconnect: true,
             fixed_clock: false,
+            offer_deflate: false,
         }
     }
 }
@@ -200,9 +205,9 @@ impl WsClient {
         };
         received.extend_from_slice(bytes);
 
-        let consumed = match handshake.check_response(received) {
+        let accepted = match handshake.check_response_negotiated(received) {
             Ok(None) => return,
-            Ok(Some(consumed)) => consumed,
+            Ok(Some(accepted)) => accepted,
             Err(error) => {
                 debug!("{}: handshake refused: {error}", self.config.name);
                 self.commands.push_back(Command::CloseTcp);
@@ -210,15 +215,16 @@ impl WsClient {
                 return;
             }
         };
-        let rest = received.split_off(consumed.min(received.len()));
-        self.open(now);
+        let rest = received.split_off(accepted.head_len.min(received.len()));
+        self.open(now, accepted.deflate);
         if !rest.is_empty() {
             self.on_frame_bytes(&rest, now);
         }
     }
 
-    /// The handshake succeeded: start the WebSocket connection.
-    fn open(&mut self, now: Now) {
+    /// The handshake succeeded: start the WebSocket connection, with
+    /// permessage-deflate if the server accepted our offer of it.
+    fn open(&mut self, now: Now, deflate: Option<DeflateParams>) {
         let config = self.config.websocket.clone();
         let connection = match (&self.seeded_masks, self.mask_keys) {
             (Some(stream), _) => {
@@ -228,6 +234,10 @@ impl WsClient {
             }
             (None, Some(keys)) => Connection::with_mask_keys(Role::Client, config, Box::new(keys)),
             (None, None) => Connection::new(Role::Client, config),
+        };
+        let connection = match deflate {
+            Some(params) => connection.with_deflate(params),
+            None => connection,
         };
         info!("{}: connected to {}", self.config.name, self.config.url);
         self.backoff.reset();
@@ -393,7 +403,10 @@ impl ChatClient for WsClient {
             return;
         }
         let url = &self.config.url;
-        let handshake = ClientHandshake::new(&url.host_header(), &url.path, (self.keys)());
+        let mut handshake = ClientHandshake::new(&url.host_header(), &url.path, (self.keys)());
+        if self.config.offer_deflate {
+            handshake = handshake.offering_deflate();
+        }
         self.output.push_back(handshake.request());
         self.events
             .push_back(ClientEvent::RequestSent(RequestKind::Upgrade));

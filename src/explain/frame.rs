@@ -436,7 +436,7 @@ pub fn close_code_meaning(code: u16) -> &'static str {
     }
 }
 
-/// The section of RFC 6455 each rule comes from.
+/// The section of RFC 6455 (or RFC 7692) each rule comes from.
 pub fn rule_section(error: &ProtocolError) -> &'static str {
     match error {
         ProtocolError::ReservedBitsSet(_)
@@ -458,5 +458,6 @@ pub fn rule_section(error: &ProtocolError) -> &'static str {
             "RFC 6455 §10.4"
         }
         ProtocolError::UnsupportedDataType => "RFC 6455 §7.4.1",
+        ProtocolError::InvalidCompressedData => "RFC 7692 §7.2.2",
     }
 }

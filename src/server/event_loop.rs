@@ -80,6 +80,9 @@ pub struct EventLoopConfig {
     pub fixed_date: Option<SystemTime>,
     /// Length of the kernel's accept queue (see [`super::listen`]).
     pub backlog: u32,
+    /// Accept a client's permessage-deflate offer (RFC 7692) on `/echo` and
+    /// `/ws`; `serve --no-deflate` turns it off.
+    pub deflate: bool,
 }
 
 impl Default for EventLoopConfig {
@@ -100,6 +103,7 @@ impl Default for EventLoopConfig {
             trace: false,
             fixed_date: None,
             backlog: super::DEFAULT_BACKLOG,
+            deflate: true,
         }
     }
 }
@@ -710,10 +714,20 @@ impl EventLoopServer {
         if let Some(trace) = self.conn_mut(slot).and_then(|c| c.trace.as_mut()) {
             trace.frames(Direction::Received, &early_frames);
         }
+        // RFC 7692 §5.1: accept the first permessage-deflate offer we can.
+        let deflate = match self.config.deflate {
+            true => websocket::handshake::negotiate_deflate(&request.head),
+            false => None,
+        };
         let mut ws = websocket::Connection::new(websocket::Role::Server, config);
+        if let Some((params, _)) = deflate {
+            ws = ws.with_deflate(params);
+        }
         ws.receive(&early_frames);
 
-        let switching_protocols = websocket::handshake::switching_protocols(&accept);
+        let extensions = deflate.as_ref().map(|(_, response)| response.as_str());
+        let switching_protocols =
+            websocket::handshake::switching_protocols_with_extensions(&accept, extensions);
         let handshake_unsent = switching_protocols.len();
         self.queue(slot, switching_protocols);
         let Some(conn) = self.conn_mut(slot) else {
@@ -729,7 +743,10 @@ impl EventLoopServer {
             handshake_unsent,
         });
         self.stats.ws_open.fetch_add(1, Ordering::Relaxed);
-        info!("{peer}: WebSocket open on {endpoint:?}");
+        match deflate {
+            Some((_, response)) => info!("{peer}: WebSocket open on {endpoint:?} with {response}"),
+            None => info!("{peer}: WebSocket open on {endpoint:?}"),
+        }
         self.stats
             .ws_bytes_in
             .fetch_add(early_frames.len() as u64, Ordering::Relaxed);

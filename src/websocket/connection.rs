@@ -12,6 +12,12 @@
 //! byte fails the connection before the frame or message ends (RFC 6455 §8.1).
 //! A control frame (at most 125 bytes) is handled once it is all here.
 //!
+//! With permessage-deflate negotiated ([`Connection::with_deflate`]), a
+//! message whose first frame has RSV1 set is inflated piece by piece as its
+//! payload arrives (RFC 7692 §7.2.2); the size limit and the UTF-8 check apply
+//! to the inflated bytes. Every text and binary message we send is compressed,
+//! but for frames from [`Connection::send_shared`], which stay as encoded.
+//!
 //! The closing handshake (RFC 6455 §7.1.2-§7.1.4, §5.5.1):
 //!
 //! ```text
@@ -35,8 +41,11 @@ use std::time::{Duration, Instant};
 use log::{debug, trace};
 
 use super::close::{CloseCode, encode_close_body, parse_close_body};
+use super::deflate::{DeflateParams, PerMessageDeflate};
 use super::error::ProtocolError;
-use super::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, Opcode, encode_frame_into};
+use super::frame::{
+    FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, Opcode, RSV1, encode_frame_with_rsv_into,
+};
 use super::mask::{MASK_KEY_LEN, apply_mask};
 use super::utf8::Utf8Validator;
 
@@ -206,6 +215,10 @@ struct InFrame {
 #[derive(Debug)]
 struct Message {
     is_text: bool,
+    /// RSV1 was set on its first frame: its payload is DEFLATE data
+    /// (RFC 7692 §6), and `wire_len` counts those bytes as they arrive.
+    compressed: bool,
+    wire_len: u64,
     /// A binary message's bytes so far.
     data: Vec<u8>,
     /// A text message's validated text so far; a code point cut off at the end
@@ -235,6 +248,9 @@ pub struct Connection {
     input_start: usize,
     frame: Option<InFrame>,
     message: Option<Message>,
+    /// permessage-deflate, when the opening handshake negotiated it (boxed:
+    /// most connections go without, and should not carry its size).
+    deflate: Option<Box<PerMessageDeflate>>,
 
     output: VecDeque<Chunk>,
     frames_in: u64,
@@ -263,10 +279,23 @@ impl Connection {
             input_start: 0,
             frame: None,
             message: None,
+            deflate: None,
             output: VecDeque::new(),
             frames_in: 0,
             frames_out: 0,
         }
+    }
+
+    /// Use permessage-deflate with the parameters the opening handshake
+    /// agreed on (RFC 7692); call before any byte is received or sent.
+    pub fn with_deflate(mut self, params: DeflateParams) -> Self {
+        self.deflate = Some(Box::new(PerMessageDeflate::new(self.role, params)));
+        self
+    }
+
+    /// The permessage-deflate parameters in use, if it was negotiated.
+    pub fn deflate_params(&self) -> Option<DeflateParams> {
+        self.deflate.as_ref().map(|deflate| deflate.params())
     }
 
     /// Append bytes the socket read. Ignored once the connection no longer
@@ -530,9 +559,15 @@ impl Connection {
 
     /// The rules a header must follow whatever the state of the message.
     fn check_frame_header(&self, header: &FrameHeader) -> Result<(), ProtocolError> {
-        // RFC 6455 §5.2: RSV1-3 MUST be 0 unless an extension was negotiated,
-        // and we negotiate none.
-        if header.rsv != 0 {
+        // RFC 6455 §5.2: RSV1-3 MUST be 0 unless an extension was negotiated.
+        // RFC 7692 §6: permessage-deflate sets RSV1 on the first frame of a
+        // compressed message only: never on a continuation or control frame.
+        let first_data_frame = matches!(header.opcode, Opcode::Text | Opcode::Binary);
+        let allowed = match self.deflate.is_some() && first_data_frame {
+            true => RSV1,
+            false => 0,
+        };
+        if header.rsv & !allowed != 0 {
             return Err(ProtocolError::ReservedBitsSet(header.rsv));
         }
 
@@ -577,7 +612,8 @@ impl Connection {
             // RFC 6455 §5.4: fragments of different messages MUST NOT interleave.
             (_, Some(_)) => Err(ProtocolError::MessageStartedDuringFragments),
             (opcode, None) => {
-                let mut message = Message::new(opcode == Opcode::Text);
+                let compressed = header.rsv & RSV1 != 0;
+                let mut message = Message::new(opcode == Opcode::Text, compressed);
                 message.add_fragment(header.payload_len, &self.config)?;
                 self.message = Some(message);
                 Ok(())
@@ -594,7 +630,15 @@ impl Connection {
         if let Some(message) = self.message.as_mut() {
             let piece = &mut unread[..take];
             let ends_message = frame_done && frame.header.fin;
-            message.append(piece, frame.header.mask, frame.mask_phase, ends_message)?;
+            if let Some(key) = frame.header.mask {
+                apply_mask(piece, key, frame.mask_phase);
+            }
+            match (message.compressed, self.deflate.as_mut()) {
+                (true, Some(inflater)) => {
+                    message.inflate(piece, inflater, ends_message, self.config.max_message_size)?
+                }
+                _ => message.append(piece, ends_message)?,
+            }
         }
         self.input_start += take;
         frame.remaining -= take as u64;
@@ -724,9 +768,23 @@ impl Connection {
         self.message = None;
     }
 
-    /// Encode a frame onto the output queue, masked if we are the client
-    /// (RFC 6455 §5.3), appended to the last chunk while that stays small.
+    /// Encode a frame onto the output queue. With permessage-deflate, a data
+    /// message is compressed and marked with RSV1 (RFC 7692 §6, §7.2.1);
+    /// control frames never are (§6.1).
     fn queue_frame(&mut self, opcode: Opcode, payload: &[u8]) {
+        let is_data = matches!(opcode, Opcode::Text | Opcode::Binary);
+        match self.deflate.as_mut() {
+            Some(deflate) if is_data => {
+                let compressed = deflate.compress(payload);
+                self.queue_encoded_frame(opcode, RSV1, &compressed);
+            }
+            _ => self.queue_encoded_frame(opcode, 0, payload),
+        }
+    }
+
+    /// Encode a frame, masked if we are the client (RFC 6455 §5.3), appended
+    /// to the last output chunk while that stays small.
+    fn queue_encoded_frame(&mut self, opcode: Opcode, rsv: u8, payload: &[u8]) {
         let mask = match self.role {
             Role::Client => Some((self.mask_keys)()),
             Role::Server => None,
@@ -741,11 +799,11 @@ impl Connection {
             }
             None => Vec::with_capacity(frame_len),
         };
-        encode_frame_into(&mut buf, opcode, true, payload, mask);
+        encode_frame_with_rsv_into(&mut buf, opcode, true, rsv, payload, mask);
         self.output.push_back(Chunk::Owned(buf));
 
         self.frames_out += 1;
-        trace!("> {opcode:?} len={}", payload.len());
+        trace!("> {opcode:?} rsv={rsv:#05b} len={}", payload.len());
     }
 }
 
@@ -762,9 +820,11 @@ impl fmt::Debug for Connection {
 }
 
 impl Message {
-    fn new(is_text: bool) -> Self {
+    fn new(is_text: bool, compressed: bool) -> Self {
         Self {
             is_text,
+            compressed,
+            wire_len: 0,
             data: Vec::new(),
             text: String::new(),
             utf8: Utf8Validator::new(),
@@ -782,11 +842,21 @@ impl Message {
             });
         }
 
-        let total = (self.len() as u64).saturating_add(payload_len);
+        // A compressed message counts its wire bytes here and its inflated
+        // bytes as they come out (`inflate`); neither may pass the limit.
+        let so_far = match self.compressed {
+            true => self.wire_len,
+            false => self.len() as u64,
+        };
+        let total = so_far.saturating_add(payload_len);
         if total > config.max_message_size as u64 {
             return Err(ProtocolError::MessageTooBig {
                 limit: config.max_message_size,
             });
+        }
+        if self.compressed {
+            self.wire_len = total;
+            return Ok(());
         }
 
         // Text already arriving in pieces grows `text`; anything else `data`.
@@ -803,20 +873,37 @@ impl Message {
         self.data.len() + self.text.len() + self.utf8.pending_len()
     }
 
-    /// Unmask payload bytes in place (they are still in the input buffer), then
-    /// add them to the message. Text is checked as it arrives, so invalid UTF-8
-    /// fails the connection at once (RFC 6455 §8.1), and it is checked only once.
-    fn append(
+    /// Inflate unmasked payload bytes of a compressed message into it
+    /// (RFC 7692 §7.2.2), a bounded chunk at a time. The size limit applies
+    /// to the inflated bytes, so a small frame that would inflate to a huge
+    /// message fails with 1009 before it fills memory (RFC 6455 §10.4); text
+    /// is checked as the inflated bytes arrive (RFC 6455 §8.1).
+    fn inflate(
         &mut self,
-        piece: &mut [u8],
-        mask: Option<[u8; MASK_KEY_LEN]>,
-        mask_phase: usize,
+        piece: &[u8],
+        inflater: &mut PerMessageDeflate,
         ends_message: bool,
+        max_message_size: usize,
     ) -> Result<(), ProtocolError> {
-        if let Some(key) = mask {
-            apply_mask(piece, key, mask_phase);
+        let mut sink = |bytes: &[u8]| {
+            if self.len().saturating_add(bytes.len()) > max_message_size {
+                return Err(ProtocolError::MessageTooBig {
+                    limit: max_message_size,
+                });
+            }
+            self.append(bytes, false)
+        };
+        inflater.decompress(piece, &mut sink)?;
+        if ends_message {
+            inflater.finish_message(&mut sink)?;
         }
+        Ok(())
+    }
 
+    /// Add unmasked payload bytes to the message. Text is checked as it
+    /// arrives, so invalid UTF-8 fails the connection at once (RFC 6455 §8.1),
+    /// and it is checked only once.
+    fn append(&mut self, piece: &[u8], ends_message: bool) -> Result<(), ProtocolError> {
         // A whole message in one piece (the common case for chat) is kept as
         // bytes and checked once when it becomes a `String` in `into_event`.
         let whole_message = ends_message && self.text.is_empty() && self.utf8.pending_len() == 0;

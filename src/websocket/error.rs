@@ -14,8 +14,10 @@ use super::close::CloseCode;
 /// ignores all further input.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProtocolError {
-    /// RFC 6455 §5.2: RSV1-3 must be 0 unless an extension gives them a meaning;
-    /// we negotiate none. Holds the three bits, RSV1 highest.
+    /// RFC 6455 §5.2: RSV1-3 must be 0 unless an extension gives them a meaning.
+    /// The only one we negotiate, permessage-deflate, gives RSV1 a meaning on
+    /// the first frame of a data message (RFC 7692 §6). Holds the three bits,
+    /// RSV1 highest.
     ReservedBitsSet(u8),
     /// RFC 6455 §5.2: opcodes 0x3-0x7 and 0xB-0xF are reserved.
     ReservedOpcode(u8),
@@ -39,6 +41,9 @@ pub enum ProtocolError {
     MessageStartedDuringFragments,
     /// RFC 6455 §8.1: the payload of a text message is not valid UTF-8.
     InvalidUtf8Text,
+    /// RFC 7692 §7.2.2: a compressed message did not inflate (a DEFLATE
+    /// stream that does not decode, or one that refers back past its window).
+    InvalidCompressedData,
     /// RFC 6455 §5.5.1: a Close body, if present, starts with a 2-byte code.
     ClosePayloadTooShort,
     /// RFC 6455 §7.4: the Close frame carried a code not allowed on the wire.
@@ -63,7 +68,11 @@ impl ProtocolError {
     /// connection (RFC 6455 §7.4.1).
     pub fn close_code(&self) -> CloseCode {
         match self {
-            Self::InvalidUtf8Text | Self::InvalidUtf8CloseReason => CloseCode::INVALID_PAYLOAD,
+            // RFC 6455 §7.4.1: 1007 is for payload data inconsistent with the
+            // message, which a DEFLATE stream that does not decode is.
+            Self::InvalidUtf8Text | Self::InvalidUtf8CloseReason | Self::InvalidCompressedData => {
+                CloseCode::INVALID_PAYLOAD
+            }
             Self::MessageTooBig { .. } | Self::TooManyFragments { .. } => {
                 CloseCode::MESSAGE_TOO_BIG
             }
@@ -88,7 +97,7 @@ impl fmt::Display for ProtocolError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::ReservedBitsSet(bits) => {
-                write!(f, "reserved bits {bits:#05b} set, no extension negotiated")
+                write!(f, "reserved bits {bits:#05b} set, no extension allows it")
             }
             Self::ReservedOpcode(op) => write!(f, "reserved opcode {op:#x}"),
             Self::FragmentedControlFrame => f.write_str("control frame without FIN"),
@@ -112,6 +121,7 @@ impl fmt::Display for ProtocolError {
                 f.write_str("new data frame while a fragmented message is open")
             }
             Self::InvalidUtf8Text => f.write_str("text message is not valid UTF-8"),
+            Self::InvalidCompressedData => f.write_str("compressed message does not inflate"),
             Self::ClosePayloadTooShort => f.write_str("close payload of 1 byte, code needs 2"),
             Self::InvalidCloseCode(code) => write!(f, "close code {code} is not allowed"),
             Self::InvalidUtf8CloseReason => f.write_str("close reason is not valid UTF-8"),
@@ -139,6 +149,7 @@ mod tests {
             (ProtocolError::InvalidCloseCode(1005), 1002),
             (ProtocolError::InvalidUtf8Text, 1007),
             (ProtocolError::InvalidUtf8CloseReason, 1007),
+            (ProtocolError::InvalidCompressedData, 1007),
             (ProtocolError::MessageTooBig { limit: 1 }, 1009),
             (ProtocolError::TooManyFragments { limit: 1 }, 1009),
             (ProtocolError::UnsupportedDataType, 1003),

@@ -36,6 +36,9 @@ use super::mask::{MASK_KEY_LEN, apply_mask};
 const FIN_BIT: u8 = 0b1000_0000;
 /// Byte 0: RSV1, RSV2 and RSV3.
 const RSV_BITS: u8 = 0b0111_0000;
+/// RSV1 in [`FrameHeader::rsv`] (RSV1 highest of the three bits);
+/// permessage-deflate marks a compressed message with it (RFC 7692 §6).
+pub const RSV1: u8 = 0b100;
 /// How far the RSV bits sit above bit 0 of byte 0.
 const RSV_SHIFT: u32 = 4;
 /// Byte 0: the opcode.
@@ -257,9 +260,23 @@ pub fn encode_frame_into(
     payload: &[u8],
     mask: Option<[u8; 4]>,
 ) {
+    encode_frame_with_rsv_into(out, opcode, fin, 0, payload, mask);
+}
+
+/// Like [`encode_frame_into`], with the RSV bits an extension gave a meaning
+/// (`rsv` as in [`FrameHeader::rsv`]: [`RSV1`] for a compressed message,
+/// RFC 7692 §6).
+pub fn encode_frame_with_rsv_into(
+    out: &mut Vec<u8>,
+    opcode: Opcode,
+    fin: bool,
+    rsv: u8,
+    payload: &[u8],
+    mask: Option<[u8; 4]>,
+) {
     let header = FrameHeader {
         fin,
-        rsv: 0,
+        rsv,
         opcode,
         mask,
         payload_len: payload.len() as u64,

@@ -1,9 +1,13 @@
 //! The opening handshake (RFC 6455 §4): checking a client's Upgrade request
 //! and answering it, and the client's side: the request and checking the 101.
 //!
-//! No extensions and no subprotocols are negotiated: the server never sends
-//! `Sec-WebSocket-Extensions` or `Sec-WebSocket-Protocol`, and the client
-//! refuses a response that selects either (RFC 6455 §4.1, items 5 and 6).
+//! The one extension is permessage-deflate (RFC 7692, see [`super::deflate`]):
+//! a server may accept a client's offer of it ([`negotiate_deflate`]), and a
+//! client may offer it ([`ClientHandshake::offering_deflate`]) and then
+//! checks the server's answer. No subprotocols are negotiated: the server
+//! never sends `Sec-WebSocket-Protocol`, and the client refuses a response
+//! that selects one, or an extension it did not offer (RFC 6455 §4.1, items 5
+//! and 6).
 
 use std::fmt;
 
@@ -11,6 +15,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use sha1::{Digest, Sha1};
 
+use super::deflate::{self, CLIENT_OFFER, DeflateParams};
 use crate::http::RequestHead;
 
 /// RFC 6455 §1.3: appended to the client's key before hashing.
@@ -27,6 +32,8 @@ pub const KEY_LEN: usize = 16;
 const STATUS_BAD_REQUEST: u16 = 400;
 /// RFC 6455 §4.4: a version we do not speak is answered with 426.
 const STATUS_UPGRADE_REQUIRED: u16 = 426;
+/// RFC 6455 §9.1: the header that offers and accepts extensions.
+const EXTENSIONS_HEADER: &str = "Sec-WebSocket-Extensions";
 /// RFC 6455 §4.1: the one status that completes the handshake.
 const STATUS_SWITCHING_PROTOCOLS: u16 = 101;
 
@@ -177,16 +184,45 @@ fn check_version(head: &RequestHead) -> Result<(), HandshakeError> {
     Ok(())
 }
 
+/// The server's answer to the request's extension offers (RFC 6455 §9.1,
+/// RFC 7692 §5.1): the permessage-deflate parameters agreed and the value of
+/// the response's `Sec-WebSocket-Extensions`, or `None` if nothing acceptable
+/// was offered.
+pub fn negotiate_deflate(head: &RequestHead) -> Option<(DeflateParams, String)> {
+    deflate::accept_offer(head.headers_named(EXTENSIONS_HEADER))
+}
+
 /// The whole `101 Switching Protocols` response (RFC 6455 §4.2.2 step 5).
 pub fn switching_protocols(accept: &str) -> Vec<u8> {
+    switching_protocols_with_extensions(accept, None)
+}
+
+/// Like [`switching_protocols`], with the extensions the server accepted
+/// (RFC 6455 §4.2.2 step 5.5).
+pub fn switching_protocols_with_extensions(accept: &str, extensions: Option<&str>) -> Vec<u8> {
+    let extensions = match extensions {
+        Some(value) => format!("{EXTENSIONS_HEADER}: {value}\r\n"),
+        None => String::new(),
+    };
     format!(
         "HTTP/1.1 101 Switching Protocols\r\n\
          Upgrade: websocket\r\n\
          Connection: Upgrade\r\n\
          Sec-WebSocket-Accept: {accept}\r\n\
+         {extensions}\
          \r\n"
     )
     .into_bytes()
+}
+
+/// A valid `101` response, as [`ClientHandshake::check_response_negotiated`]
+/// reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Accepted {
+    /// How many bytes the response head took; WebSocket frames follow.
+    pub head_len: usize,
+    /// permessage-deflate, if we offered it and the server accepted.
+    pub deflate: Option<DeflateParams>,
 }
 
 /// The client's side of the opening handshake (RFC 6455 §4.1).
@@ -195,6 +231,8 @@ pub struct ClientHandshake {
     host: String,
     path: String,
     key: String,
+    /// Whether the request offers permessage-deflate ([`CLIENT_OFFER`]).
+    offer_deflate: bool,
 }
 
 impl ClientHandshake {
@@ -206,7 +244,14 @@ impl ClientHandshake {
             host: host.to_owned(),
             path: path.to_owned(),
             key: BASE64.encode(key),
+            offer_deflate: false,
         }
+    }
+
+    /// Offer permessage-deflate (RFC 7692 §5) with [`CLIENT_OFFER`].
+    pub fn offering_deflate(mut self) -> Self {
+        self.offer_deflate = true;
+        self
     }
 
     /// 16 bytes from the thread-local CSPRNG, for [`Self::new`].
@@ -223,10 +268,15 @@ impl ClientHandshake {
              Connection: Upgrade\r\n\
              Sec-WebSocket-Key: {key}\r\n\
              Sec-WebSocket-Version: {WEBSOCKET_VERSION}\r\n\
+             {extensions}\
              \r\n",
             path = self.path,
             host = self.host,
             key = self.key,
+            extensions = match self.offer_deflate {
+                true => format!("{EXTENSIONS_HEADER}: {CLIENT_OFFER}\r\n"),
+                false => String::new(),
+            },
         )
         .into_bytes()
     }
@@ -236,6 +286,16 @@ impl ClientHandshake {
     /// `Ok(Some(n))`: a valid 101 took the first `n` bytes; any bytes after
     /// them are WebSocket frames for the `Connection`.
     pub fn check_response(&self, buf: &[u8]) -> Result<Option<usize>, HandshakeError> {
+        let accepted = self.check_response_negotiated(buf)?;
+        Ok(accepted.map(|accepted| accepted.head_len))
+    }
+
+    /// Like [`Self::check_response`], also saying whether permessage-deflate
+    /// was agreed and with which parameters.
+    pub fn check_response_negotiated(
+        &self,
+        buf: &[u8],
+    ) -> Result<Option<Accepted>, HandshakeError> {
         let mut headers = [httparse::EMPTY_HEADER; MAX_RESPONSE_HEADERS];
         let mut response = httparse::Response::new(&mut headers);
         let head_len = match response.parse(buf) {
@@ -249,7 +309,34 @@ impl ClientHandshake {
 
         let status = response.code.unwrap_or_default();
         check_response_headers(status, response.headers, &self.key)?;
-        Ok(Some(head_len))
+        let deflate = self.check_extensions(status, response.headers)?;
+        Ok(Some(Accepted { head_len, deflate }))
+    }
+
+    /// RFC 6455 §4.1 item 5: an extension we did not offer fails the
+    /// handshake; RFC 7692 §5.1: so does an answer to our permessage-deflate
+    /// offer that is not valid for it.
+    fn check_extensions(
+        &self,
+        status: u16,
+        headers: &[httparse::Header<'_>],
+    ) -> Result<Option<DeflateParams>, HandshakeError> {
+        let mut values = headers
+            .iter()
+            .filter(|h| h.name.eq_ignore_ascii_case(EXTENSIONS_HEADER))
+            .map(|h| h.value)
+            .peekable();
+        if !self.offer_deflate {
+            return match values.peek() {
+                Some(_) => Err(HandshakeError::new(
+                    status,
+                    "server selected an extension we did not offer (RFC 6455 §4.1)",
+                )),
+                None => Ok(None),
+            };
+        }
+        deflate::check_response(values)
+            .map_err(|error| HandshakeError::new(status, format!("{error} (RFC 7692 §5.1)")))
     }
 }
 
@@ -280,10 +367,8 @@ fn check_response_headers(
         return fail("Sec-WebSocket-Accept does not match our key (RFC 6455 §4.1)");
     }
 
-    // RFC 6455 §4.1 items 5 and 6: we asked for no extension or subprotocol.
-    if header(headers, "Sec-WebSocket-Extensions").is_some() {
-        return fail("server selected an extension we did not offer (RFC 6455 §4.1)");
-    }
+    // RFC 6455 §4.1 item 6: we asked for no subprotocol. Extensions (item
+    // 5) are checked against our offer by `check_extensions`.
     if header(headers, "Sec-WebSocket-Protocol").is_some() {
         return fail("server selected a subprotocol we did not offer (RFC 6455 §4.1)");
     }
@@ -531,6 +616,69 @@ mod tests {
         response.truncate(response.len() - 2);
         response.extend_from_slice(b"Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n");
         assert!(sample_client().check_response(&response).is_err());
+    }
+
+    fn response_with_extensions(value: &str) -> Vec<u8> {
+        switching_protocols_with_extensions(SAMPLE_ACCEPT, Some(value))
+    }
+
+    #[test]
+    fn server_answers_with_the_agreed_extension_rfc_6455_section_4_2_2() {
+        let head = with(
+            "Sec-WebSocket-Extensions",
+            "permessage-deflate; client_max_window_bits",
+        );
+        let (params, value) = negotiate_deflate(&head).unwrap();
+        assert_eq!(params, DeflateParams::default());
+        let response = String::from_utf8(response_with_extensions(&value)).unwrap();
+        assert!(response.ends_with(
+            "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\
+             Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n"
+        ));
+        assert_eq!(negotiate_deflate(&browser_request()), None);
+    }
+
+    #[test]
+    fn client_offers_deflate_when_asked_rfc_7692_section_5() {
+        let plain = String::from_utf8(sample_client().request()).unwrap();
+        assert!(!plain.contains("Sec-WebSocket-Extensions"));
+        let offering = String::from_utf8(sample_client().offering_deflate().request()).unwrap();
+        assert!(offering.contains(&format!("Sec-WebSocket-Extensions: {CLIENT_OFFER}\r\n")));
+        assert!(offering.ends_with("\r\n\r\n"));
+    }
+
+    #[test]
+    fn client_takes_the_servers_deflate_parameters_rfc_7692_section_5_1() {
+        let client = sample_client().offering_deflate();
+        let response = response_with_extensions("permessage-deflate; client_max_window_bits=10");
+        let accepted = client
+            .check_response_negotiated(&response)
+            .unwrap()
+            .unwrap();
+        assert_eq!(accepted.head_len, response.len());
+        assert_eq!(accepted.deflate.unwrap().client_max_window_bits, 10);
+
+        let declined = switching_protocols(SAMPLE_ACCEPT);
+        let accepted = client
+            .check_response_negotiated(&declined)
+            .unwrap()
+            .unwrap();
+        assert_eq!(accepted.deflate, None);
+    }
+
+    #[test]
+    fn client_fails_on_an_invalid_deflate_answer_rfc_7692_section_5_1() {
+        let client = sample_client().offering_deflate();
+        for value in [
+            "permessage-deflate; client_max_window_bits",
+            "permessage-deflate; server_max_window_bits=7",
+            "x-webkit-deflate-frame",
+        ] {
+            let error = client
+                .check_response(&response_with_extensions(value))
+                .unwrap_err();
+            assert!(error.reason.contains("RFC 7692"), "{value}: {error}");
+        }
     }
 
     #[test]

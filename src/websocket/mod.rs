@@ -11,6 +11,7 @@
 //! | `close.rs`      | close status codes and the Close body (§5.5.1, §7.4)      |
 //! | `error.rs`      | the rules a peer can break, mapped to close codes         |
 //! | `handshake.rs`  | the opening handshake, server and client side (§4)        |
+//! | `deflate.rs`    | permessage-deflate (RFC 7692): negotiation, compression   |
 //! | `connection.rs` | the state machine: messages, control frames, closing (§7) |
 //! | `trace.rs`      | one-line frame and HTTP head summaries for `--trace` logs |
 //!
@@ -43,6 +44,7 @@
 
 pub mod close;
 pub mod connection;
+pub mod deflate;
 pub mod error;
 pub mod frame;
 pub mod handshake;
@@ -52,6 +54,7 @@ pub mod utf8;
 
 pub use close::CloseCode;
 pub use connection::{Chunk, Config, Connection, Event, Role, SendError, State};
+pub use deflate::DeflateParams;
 pub use error::ProtocolError;
 pub use frame::{FrameHeader, Opcode, encode_frame};
 pub use handshake::{ClientHandshake, HandshakeError};
