@@ -469,7 +469,10 @@ mod tests {
         assert_eq!(result.failure, None);
         assert_eq!(result.client.lines_unsent, 2);
         assert!(
-            result.warnings.iter().any(|w| w.starts_with("2 chat lines were never posted")),
+            result
+                .warnings
+                .iter()
+                .any(|w| w.starts_with("2 chat lines were never posted")),
             "{:?}",
             result.warnings
         );
