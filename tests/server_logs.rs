@@ -280,3 +280,40 @@ fn each_refused_input_is_logged_once_with_the_peer() {
     assert!(!log.contains("pushpull::websocket"), "{log}");
     assert!(!log.contains("pushpull::http"), "{log}");
 }
+
+#[test]
+fn a_client_that_closes_mid_request_is_an_abnormal_end_on_both_servers() {
+    const COMPLETE: &[u8] = b"GET /messages HTTP/1.1\r\nHost: t\r\n\r\n";
+    // The head's closing blank line never comes.
+    const HALF: &[u8] = b"GET /messages HTTP/1.1\r\nHost: t\r\n";
+
+    for subcommand in ["serve", "serve-threaded"] {
+        let server = Binary::start(subcommand, &["--stats-window", "0", "--log", "debug"]);
+
+        // A keep-alive client that got its answer and then sent FIN ended cleanly.
+        let mut finished = connect(server.addr);
+        let finished_peer = finished.local_addr().unwrap();
+        finished.write_all(COMPLETE).unwrap();
+        let (head, _) = read_head(&mut finished);
+        assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
+        finished.shutdown(std::net::Shutdown::Write).unwrap();
+        assert_eq!(finished.read(&mut [0; 64]).unwrap(), 0);
+
+        // A client that sent FIN halfway through a request abandoned it.
+        let mut half = connect(server.addr);
+        let half_peer = half.local_addr().unwrap();
+        half.write_all(HALF).unwrap();
+        half.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut answer = Vec::new();
+        half.read_to_end(&mut answer).unwrap();
+        assert!(answer.is_empty(), "{}", String::from_utf8_lossy(&answer));
+
+        let abnormal = "dropped abnormally (client closed mid-request)";
+        server.wait_for_line(&[&half_peer.to_string(), abnormal]);
+        server.wait_for_line(&[&finished_peer.to_string(), "closed cleanly"]);
+        let log = server.stop();
+        assert_eq!(count_lines(&log, half_peer, "closed cleanly"), 0, "{log}");
+        assert_eq!(count_lines(&log, half_peer, abnormal), 1, "{log}");
+        assert_eq!(count_lines(&log, finished_peer, "dropped"), 0, "{log}");
+    }
+}
