@@ -23,7 +23,8 @@ pub struct Stats {
     pub connections_closed: AtomicU64,
     /// HTTP requests parsed completely (each counts once, whatever its answer).
     pub http_requests: AtomicU64,
-    /// Requests refused by the parser or a deadline (4xx/5xx from [`crate::http::HttpError`]).
+    /// HTTP answers with a 4xx or 5xx status, whoever gave them: the parser, a deadline,
+    /// the chat endpoints or the WebSocket handshake. Counted by [`Stats::count_answer`].
     pub http_errors: AtomicU64,
     /// `GET /messages` polls answered.
     pub polls: AtomicU64,
@@ -66,6 +67,15 @@ impl Stats {
     /// Add `n` to `counter` (one of this struct's fields).
     pub fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Count one HTTP answer about to be sent. Both servers call this for every response
+    /// they write, so that `http_errors` means the same thing on both.
+    pub fn count_answer(&self, status: u16) {
+        // RFC 9110 §15.5 and §15.6: 4xx and 5xx are the error classes.
+        if status >= 400 {
+            Stats::add(&self.http_errors, 1);
+        }
     }
 
     pub fn snapshot(&self) -> StatsSnapshot {
@@ -287,6 +297,15 @@ mod tests {
         Stats::add(&stats.polls, 4);
         let delta = stats.snapshot().delta(&before);
         assert_eq!((delta.polls, delta.ws_open), (4, 2));
+    }
+
+    #[test]
+    fn only_4xx_and_5xx_answers_count_as_http_errors() {
+        let stats = Stats::new();
+        for status in [101, 200, 201, 304, 399, 400, 410, 501] {
+            stats.count_answer(status);
+        }
+        assert_eq!(stats.snapshot().http_errors, 3);
     }
 
     #[test]

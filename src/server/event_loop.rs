@@ -592,7 +592,6 @@ impl EventLoopServer {
                         self.peer_label(slot),
                         err.status()
                     );
-                    Stats::add(&self.stats.http_errors, 1);
                     self.respond(slot, error_response(&err), false);
                     return;
                 }
@@ -623,9 +622,6 @@ impl EventLoopServer {
             _ => chat::polling::handle(&request, &mut self.room),
         };
         let response = handled.response.for_request(&request.head);
-        if response.status >= 400 {
-            Stats::add(&self.stats.http_errors, 1);
-        }
         let more = !response.close;
         self.respond(slot, response, head_only);
         if let Some(message) = handled.posted {
@@ -634,8 +630,10 @@ impl EventLoopServer {
         more
     }
 
-    /// Queue a response; a response that closes the connection ends reading from it.
+    /// Count and queue a response; a response that closes the connection ends reading
+    /// from it. Every answer goes through here, so each 4xx/5xx is counted once.
     fn respond(&mut self, slot: usize, response: Response, head_only: bool) {
+        self.stats.count_answer(response.status);
         let bytes = match self.config.fixed_date {
             Some(date) => response.encode_dated(head_only, date),
             None => response.encode(head_only),
