@@ -18,14 +18,16 @@ const START_TIMEOUT: Duration = Duration::from_secs(10);
 /// our Close may take to be dropped.
 const CLOSE_TIMEOUT_SLACK: Duration = Duration::from_secs(8);
 
-/// The lines both servers print every window (src/stats.rs, from the Python experiment).
-const POLLING_STATS: [&str; 6] = [
+/// The lines both servers print every window (src/stats.rs): the Python experiment's, and
+/// the HTTP errors.
+const POLLING_STATS: [&str; 7] = [
     "[stats] Total connections opened : ",
     "[stats] Connection rate          : ",
     "[stats] Polls (GET requests)     : ",
     "[stats] Polls that were empty    : ",
     "[stats] Messages posted          : ",
     "[stats] Message rate             : ",
+    "[stats] HTTP errors (4xx/5xx)    : ",
 ];
 /// The lines only the event loop adds.
 const WEBSOCKET_STATS: [&str; 3] = [
@@ -141,6 +143,19 @@ fn post_message(addr: SocketAddr, name: &str, text: &str) {
     assert!(answer.starts_with("HTTP/1.1 201 "), "{answer}");
 }
 
+/// Send a `since` that is not a message id and check the 400 it gets.
+fn poll_with_a_bad_since(addr: SocketAddr) {
+    let mut stream = connect(addr);
+    let request = "GET /messages?since=x HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 400 "), "{answer}");
+}
+
+/// The stats line of a window in which exactly one HTTP error was answered.
+const ONE_HTTP_ERROR: &str = "[stats] HTTP errors (4xx/5xx)    : 1\n";
+
 #[test]
 fn event_loop_logs_each_websocket_end_once_as_clean_or_abnormal() {
     let server = Binary::start("serve", &["--stats-window", "1"]);
@@ -177,6 +192,7 @@ fn event_loop_logs_each_websocket_end_once_as_clean_or_abnormal() {
     let silent_peer = silent.stream.local_addr().unwrap();
 
     post_message(server.addr, "Ann", "hello there");
+    poll_with_a_bad_since(server.addr);
     thread::sleep(Duration::from_millis(1200));
     let log = server.stop();
 
@@ -199,18 +215,21 @@ fn event_loop_logs_each_websocket_end_once_as_clean_or_abnormal() {
     for line in POLLING_STATS.iter().chain(&WEBSOCKET_STATS) {
         assert!(log.contains(line), "no {line:?} in the log:\n{log}");
     }
+    assert!(log.contains(ONE_HTTP_ERROR), "{log}");
 }
 
 #[test]
 fn threaded_server_prints_the_polling_stats_and_no_websocket_lines() {
     let server = Binary::start("serve-threaded", &["--stats-window", "1", "--quiet"]);
     post_message(server.addr, "Bo", "quiet please");
+    poll_with_a_bad_since(server.addr);
     thread::sleep(Duration::from_millis(1200));
     let log = server.stop();
 
     for line in POLLING_STATS {
         assert!(log.contains(line), "no {line:?} in the log:\n{log}");
     }
+    assert!(log.contains(ONE_HTTP_ERROR), "{log}");
     for line in WEBSOCKET_STATS {
         assert!(!log.contains(line), "{line:?} in the threaded log:\n{log}");
     }
