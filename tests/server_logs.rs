@@ -14,9 +14,12 @@ use std::time::{Duration, Instant};
 use common::*;
 
 const START_TIMEOUT: Duration = Duration::from_secs(10);
-/// `EventLoopConfig`'s close timeout (5 s) plus slack: how long a peer that never answers
-/// our Close may take to be dropped.
-const CLOSE_TIMEOUT_SLACK: Duration = Duration::from_secs(8);
+/// The `--close-timeout` the WebSocket test gives `serve`, so as not to wait the default 5 s.
+const CLOSE_TIMEOUT: &str = "0.5";
+/// How long a peer that never answers our Close may take to be dropped: the close timeout
+/// plus slack for a busy machine, and still under the 5 s default, so that a flag the
+/// server ignored would fail the test.
+const CLOSE_TIMEOUT_SLACK: Duration = Duration::from_secs(3);
 
 /// The lines both servers print every window (src/stats.rs): the Python experiment's, and
 /// the HTTP errors.
@@ -158,7 +161,10 @@ const ONE_HTTP_ERROR: &str = "[stats] HTTP errors (4xx/5xx)    : 1\n";
 
 #[test]
 fn event_loop_logs_each_websocket_end_once_as_clean_or_abnormal() {
-    let server = Binary::start("serve", &["--stats-window", "1"]);
+    let server = Binary::start(
+        "serve",
+        &["--stats-window", "1", "--close-timeout", CLOSE_TIMEOUT],
+    );
 
     // RFC 6455 §7.1.4: both Close frames crossed, the server closed TCP.
     let mut clean = open_ws(server.addr, "/echo");
@@ -173,7 +179,7 @@ fn event_loop_logs_each_websocket_end_once_as_clean_or_abnormal() {
     drop(dropped);
 
     // The server sends Close 1003 for binary on /ws; this peer never answers it, so the
-    // server gives up after its close timeout. That is not a clean close either.
+    // server gives up after --close-timeout. That is not a clean close either.
     let mut silent = open_ws(server.addr, "/ws");
     silent.send(0x2, b"\x00");
     let close = silent.next_frame().unwrap();
@@ -210,6 +216,10 @@ fn event_loop_logs_each_websocket_end_once_as_clean_or_abnormal() {
         assert_eq!(end.len(), 1, "{peer}: {log}");
         assert!(end[0].contains("dropped abnormally"), "{peer}: {log}");
     }
+    assert!(
+        ends(silent_peer)[0].contains("the peer never answered our Close"),
+        "{log}"
+    );
 
     assert!(log.contains("[server] Ann: hello there"), "{log}");
     for line in POLLING_STATS.iter().chain(&WEBSOCKET_STATS) {
