@@ -85,6 +85,16 @@ struct ServeArgs {
     #[arg(long, default_value_t = EventLoopConfig::default().chat.max_message_size)]
     chat_max_message: usize,
 
+    /// Seconds to wait, on /echo and /ws, for the peer's Close after sending ours before
+    /// dropping the connection (RFC 6455 §7.1.1).
+    #[arg(
+        long,
+        value_name = "SECS",
+        value_parser = parse_positive_secs,
+        default_value_t = EventLoopConfig::default().echo.close_timeout.as_secs_f64(),
+    )]
+    close_timeout: f64,
+
     /// Log one line per HTTP head and WebSocket frame, each way (`<` received,
     /// `>` sent), with a payload preview of at most 32 bytes.
     #[arg(long)]
@@ -162,6 +172,22 @@ fn parse_level(text: &str) -> Result<log::LevelFilter, String> {
         .map_err(|_| format!("unknown log level {text:?}"))
 }
 
+/// A duration in seconds that `Duration` can hold and that is more than zero.
+fn parse_positive_secs(text: &str) -> Result<f64, String> {
+    let secs: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    if secs.is_nan() || secs <= 0.0 {
+        return Err(format!("{text} is not more than 0 seconds"));
+    }
+    match Duration::try_from_secs_f64(secs) {
+        // Below a nanosecond rounds to no wait at all.
+        Ok(duration) if duration.is_zero() => Err(format!("{text} is not more than 0 seconds")),
+        Ok(_) => Ok(secs),
+        Err(_) => Err(format!("{text} seconds is too long to wait")),
+    }
+}
+
 fn limits(common: &CommonServerArgs) -> Limits {
     Limits {
         max_body: common.max_body,
@@ -194,6 +220,9 @@ fn serve(args: ServeArgs) -> std::io::Result<()> {
     };
     config.echo.max_message_size = args.echo_max_message;
     config.chat.max_message_size = args.chat_max_message;
+    let close_timeout = Duration::from_secs_f64(args.close_timeout);
+    config.echo.close_timeout = close_timeout;
+    config.chat.close_timeout = close_timeout;
     config.trace = args.trace;
     if args.fixed_clock {
         let fixed = Duration::from_secs_f64(pushpull::client::seeded::FIXED_CLOCK_UNIX_MS / 1000.0);
@@ -218,4 +247,18 @@ fn serve_threaded(args: ServeThreadedArgs) -> std::io::Result<()> {
     let server = ThreadedServer::bind(args.addr, config)?;
     let _reporter = reporter(&args.common, server.stats(), false);
     server.run()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_positive_secs;
+
+    #[test]
+    fn close_timeout_takes_positive_seconds_a_duration_can_hold() {
+        assert_eq!(parse_positive_secs("0.5"), Ok(0.5));
+        assert_eq!(parse_positive_secs("5"), Ok(5.0));
+        for refused in ["0", "-1", "NaN", "1e-12", "1e300", "soon", ""] {
+            assert!(parse_positive_secs(refused).is_err(), "{refused:?}");
+        }
+    }
 }

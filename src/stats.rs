@@ -23,7 +23,8 @@ pub struct Stats {
     pub connections_closed: AtomicU64,
     /// HTTP requests parsed completely (each counts once, whatever its answer).
     pub http_requests: AtomicU64,
-    /// Requests refused by the parser or a deadline (4xx/5xx from [`crate::http::HttpError`]).
+    /// HTTP answers with a 4xx or 5xx status, whoever gave them: the parser, a deadline,
+    /// the chat endpoints or the WebSocket handshake. Counted by [`Stats::count_answer`].
     pub http_errors: AtomicU64,
     /// `GET /messages` polls answered.
     pub polls: AtomicU64,
@@ -68,6 +69,15 @@ impl Stats {
         counter.fetch_add(n, Ordering::Relaxed);
     }
 
+    /// Count one HTTP answer about to be sent. Both servers call this for every response
+    /// they write, so that `http_errors` means the same thing on both.
+    pub fn count_answer(&self, status: u16) {
+        // RFC 9110 §15.5 and §15.6: 4xx and 5xx are the error classes.
+        if status >= 400 {
+            Stats::add(&self.http_errors, 1);
+        }
+    }
+
     pub fn snapshot(&self) -> StatsSnapshot {
         let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         StatsSnapshot {
@@ -109,9 +119,10 @@ impl StatsSnapshot {
     }
 }
 
-/// One stats window in the Python experiment's shape. `delta` covers the window,
-/// `total_conns` is every connection since start. Rates divide by the window length; the
-/// wasted share is rounded half to even, as Python's `{:.0f}` does.
+/// One stats window in the Python experiment's shape, plus a line of our own for the HTTP
+/// errors answered. `delta` covers the window, `total_conns` is every connection since
+/// start. Rates divide by the window length; the wasted share is rounded half to even, as
+/// Python's `{:.0f}` does.
 pub fn format_window(
     delta: &StatsSnapshot,
     window: Duration,
@@ -146,6 +157,7 @@ pub fn format_window(
         "Message rate",
         format!("{:.2} msg/s", per_sec(delta.messages_posted)),
     );
+    line("HTTP errors (4xx/5xx)", delta.http_errors.to_string());
 
     if websocket {
         let (frames_in, frames_out) = (delta.ws_frames_in, delta.ws_frames_out);
@@ -234,12 +246,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn format_window_matches_the_python_experiment() {
+    fn format_window_prints_the_python_experiment_lines_and_http_errors() {
         let delta = StatsSnapshot {
             connections_opened: 102,
             polls: 100,
             empty_polls: 96,
             messages_posted: 2,
+            http_errors: 3,
             ..StatsSnapshot::default()
         };
         let expected = "\
@@ -250,6 +263,7 @@ mod tests {
 [stats] Polls that were empty    : 96 (96% wasted)
 [stats] Messages posted          : 2
 [stats] Message rate             : 0.40 msg/s
+[stats] HTTP errors (4xx/5xx)    : 3
 ";
         assert_eq!(
             format_window(&delta, Duration::from_secs(5), 102, false),
@@ -273,6 +287,7 @@ mod tests {
         assert!(text.contains("[stats] Connection rate          : 0.0/s\n"));
         assert!(text.contains("[stats] Polls that were empty    : 0 (0% wasted)\n"));
         assert!(text.contains("[stats] Message rate             : 10.00 msg/s\n"));
+        assert!(text.contains("[stats] HTTP errors (4xx/5xx)    : 0\n"));
         assert!(text.contains("[stats] WebSockets open          : 5\n"));
         assert!(text.contains("[stats] Frames in / out          : 25 / 125\n"));
         assert!(text.ends_with("[stats] Bytes in / out           : 1000 / 5000\n"));
@@ -282,11 +297,22 @@ mod tests {
     fn delta_subtracts_counters_but_keeps_the_open_gauge() {
         let stats = Stats::new();
         Stats::add(&stats.polls, 3);
+        Stats::add(&stats.http_errors, 5);
         Stats::add(&stats.ws_open, 2);
         let before = stats.snapshot();
         Stats::add(&stats.polls, 4);
+        Stats::add(&stats.http_errors, 1);
         let delta = stats.snapshot().delta(&before);
-        assert_eq!((delta.polls, delta.ws_open), (4, 2));
+        assert_eq!((delta.polls, delta.http_errors, delta.ws_open), (4, 1, 2));
+    }
+
+    #[test]
+    fn only_4xx_and_5xx_answers_count_as_http_errors() {
+        let stats = Stats::new();
+        for status in [101, 200, 201, 304, 399, 400, 410, 501] {
+            stats.count_answer(status);
+        }
+        assert_eq!(stats.snapshot().http_errors, 3);
     }
 
     #[test]

@@ -349,11 +349,14 @@ fn refusals_get_their_status_and_a_json_error(kind: Kind) {
         ),
     ];
     let server = start(kind, TIMEOUT);
+    let refusals = cases.len() as u64;
     for (name, request, status) in cases {
         let (answer, _) = exchange(&server, &request);
         assert_eq!(answer.status(), status, "{name}");
         assert!(answer.body.starts_with(br#"{"error":"#), "{name}");
     }
+    // Whichever layer refused, each refusal counts once as an HTTP error.
+    assert_eq!(server.stats().snapshot().http_errors, refusals);
 }
 
 fn parser_refusals_close_the_connection(kind: Kind) {
@@ -426,6 +429,29 @@ fn polls_and_empty_polls_are_counted(kind: Kind) {
     assert_eq!(stats.messages_posted, 1);
     assert_eq!(stats.connections_opened, 2);
     assert_eq!(stats.http_requests, 5);
+}
+
+/// The chat endpoints' own refusals count as HTTP errors on both servers, as the
+/// parser's do; the answers that succeed do not.
+fn chat_endpoint_refusals_are_counted_as_http_errors(kind: Kind) {
+    let bad_body = b"POST /messages HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\n{]";
+    let server = start_with_log(kind, TIMEOUT, 1);
+    let mut client = Client::connect(&server);
+    let exchanges: [(&[u8], u16); 5] = [
+        (POST_HELLO, 201),
+        (&get("/messages?since=x"), 400),
+        (bad_body, 400),
+        (POST_HELLO, 201),
+        (&get("/messages?since=0"), 410),
+    ];
+    for (request, status) in exchanges {
+        client.send(request);
+        let answer = client.read_answer(false);
+        assert_eq!(answer.status(), status, "{}", answer.text());
+    }
+
+    let stats = server.stats().snapshot();
+    assert_eq!((stats.http_requests, stats.http_errors), (5, 3));
 }
 
 fn rfc9110_15_5_9_a_request_partway_in_times_out_with_408(kind: Kind) {
@@ -522,6 +548,7 @@ on_both_servers!(
     rfc9112_9_3_http10_closes_unless_keep_alive,
     a_request_with_the_fin_right_behind_it_is_answered_then_closed,
     polls_and_empty_polls_are_counted,
+    chat_endpoint_refusals_are_counted_as_http_errors,
     rfc9110_15_5_9_a_request_partway_in_times_out_with_408,
     an_idle_connection_is_closed_without_an_answer,
     shutdown_stops_accepting_promptly,

@@ -14,18 +14,23 @@ use std::time::{Duration, Instant};
 use common::*;
 
 const START_TIMEOUT: Duration = Duration::from_secs(10);
-/// `EventLoopConfig`'s close timeout (5 s) plus slack: how long a peer that never answers
-/// our Close may take to be dropped.
-const CLOSE_TIMEOUT_SLACK: Duration = Duration::from_secs(8);
+/// The `--close-timeout` the WebSocket test gives `serve`, so as not to wait the default 5 s.
+const CLOSE_TIMEOUT: &str = "0.5";
+/// How long a peer that never answers our Close may take to be dropped: the close timeout
+/// plus slack for a busy machine, and still under the 5 s default, so that a flag the
+/// server ignored would fail the test.
+const CLOSE_TIMEOUT_SLACK: Duration = Duration::from_secs(3);
 
-/// The lines both servers print every window (src/stats.rs, from the Python experiment).
-const POLLING_STATS: [&str; 6] = [
+/// The lines both servers print every window (src/stats.rs): the Python experiment's, and
+/// the HTTP errors.
+const POLLING_STATS: [&str; 7] = [
     "[stats] Total connections opened : ",
     "[stats] Connection rate          : ",
     "[stats] Polls (GET requests)     : ",
     "[stats] Polls that were empty    : ",
     "[stats] Messages posted          : ",
     "[stats] Message rate             : ",
+    "[stats] HTTP errors (4xx/5xx)    : ",
 ];
 /// The lines only the event loop adds.
 const WEBSOCKET_STATS: [&str; 3] = [
@@ -141,9 +146,25 @@ fn post_message(addr: SocketAddr, name: &str, text: &str) {
     assert!(answer.starts_with("HTTP/1.1 201 "), "{answer}");
 }
 
+/// Send a `since` that is not a message id and check the 400 it gets.
+fn poll_with_a_bad_since(addr: SocketAddr) {
+    let mut stream = connect(addr);
+    let request = "GET /messages?since=x HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 400 "), "{answer}");
+}
+
+/// The stats line of a window in which exactly one HTTP error was answered.
+const ONE_HTTP_ERROR: &str = "[stats] HTTP errors (4xx/5xx)    : 1\n";
+
 #[test]
 fn event_loop_logs_each_websocket_end_once_as_clean_or_abnormal() {
-    let server = Binary::start("serve", &["--stats-window", "1"]);
+    let server = Binary::start(
+        "serve",
+        &["--stats-window", "1", "--close-timeout", CLOSE_TIMEOUT],
+    );
 
     // RFC 6455 §7.1.4: both Close frames crossed, the server closed TCP.
     let mut clean = open_ws(server.addr, "/echo");
@@ -158,7 +179,7 @@ fn event_loop_logs_each_websocket_end_once_as_clean_or_abnormal() {
     drop(dropped);
 
     // The server sends Close 1003 for binary on /ws; this peer never answers it, so the
-    // server gives up after its close timeout. That is not a clean close either.
+    // server gives up after --close-timeout. That is not a clean close either.
     let mut silent = open_ws(server.addr, "/ws");
     silent.send(0x2, b"\x00");
     let close = silent.next_frame().unwrap();
@@ -177,6 +198,7 @@ fn event_loop_logs_each_websocket_end_once_as_clean_or_abnormal() {
     let silent_peer = silent.stream.local_addr().unwrap();
 
     post_message(server.addr, "Ann", "hello there");
+    poll_with_a_bad_since(server.addr);
     thread::sleep(Duration::from_millis(1200));
     let log = server.stop();
 
@@ -194,23 +216,30 @@ fn event_loop_logs_each_websocket_end_once_as_clean_or_abnormal() {
         assert_eq!(end.len(), 1, "{peer}: {log}");
         assert!(end[0].contains("dropped abnormally"), "{peer}: {log}");
     }
+    assert!(
+        ends(silent_peer)[0].contains("the peer never answered our Close"),
+        "{log}"
+    );
 
     assert!(log.contains("[server] Ann: hello there"), "{log}");
     for line in POLLING_STATS.iter().chain(&WEBSOCKET_STATS) {
         assert!(log.contains(line), "no {line:?} in the log:\n{log}");
     }
+    assert!(log.contains(ONE_HTTP_ERROR), "{log}");
 }
 
 #[test]
 fn threaded_server_prints_the_polling_stats_and_no_websocket_lines() {
     let server = Binary::start("serve-threaded", &["--stats-window", "1", "--quiet"]);
     post_message(server.addr, "Bo", "quiet please");
+    poll_with_a_bad_since(server.addr);
     thread::sleep(Duration::from_millis(1200));
     let log = server.stop();
 
     for line in POLLING_STATS {
         assert!(log.contains(line), "no {line:?} in the log:\n{log}");
     }
+    assert!(log.contains(ONE_HTTP_ERROR), "{log}");
     for line in WEBSOCKET_STATS {
         assert!(!log.contains(line), "{line:?} in the threaded log:\n{log}");
     }
@@ -279,4 +308,41 @@ fn each_refused_input_is_logged_once_with_the_peer() {
     assert_eq!(count_lines(&log, unmasked_peer, "not masked"), 1, "{log}");
     assert!(!log.contains("pushpull::websocket"), "{log}");
     assert!(!log.contains("pushpull::http"), "{log}");
+}
+
+#[test]
+fn a_client_that_closes_mid_request_is_an_abnormal_end_on_both_servers() {
+    const COMPLETE: &[u8] = b"GET /messages HTTP/1.1\r\nHost: t\r\n\r\n";
+    // The head's closing blank line never comes.
+    const HALF: &[u8] = b"GET /messages HTTP/1.1\r\nHost: t\r\n";
+
+    for subcommand in ["serve", "serve-threaded"] {
+        let server = Binary::start(subcommand, &["--stats-window", "0", "--log", "debug"]);
+
+        // A keep-alive client that got its answer and then sent FIN ended cleanly.
+        let mut finished = connect(server.addr);
+        let finished_peer = finished.local_addr().unwrap();
+        finished.write_all(COMPLETE).unwrap();
+        let (head, _) = read_head(&mut finished);
+        assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
+        finished.shutdown(std::net::Shutdown::Write).unwrap();
+        assert_eq!(finished.read(&mut [0; 64]).unwrap(), 0);
+
+        // A client that sent FIN halfway through a request abandoned it.
+        let mut half = connect(server.addr);
+        let half_peer = half.local_addr().unwrap();
+        half.write_all(HALF).unwrap();
+        half.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut answer = Vec::new();
+        half.read_to_end(&mut answer).unwrap();
+        assert!(answer.is_empty(), "{}", String::from_utf8_lossy(&answer));
+
+        let abnormal = "dropped abnormally (client closed mid-request)";
+        server.wait_for_line(&[&half_peer.to_string(), abnormal]);
+        server.wait_for_line(&[&finished_peer.to_string(), "closed cleanly"]);
+        let log = server.stop();
+        assert_eq!(count_lines(&log, half_peer, "closed cleanly"), 0, "{log}");
+        assert_eq!(count_lines(&log, half_peer, abnormal), 1, "{log}");
+        assert_eq!(count_lines(&log, finished_peer, "dropped"), 0, "{log}");
+    }
 }

@@ -53,6 +53,8 @@ const TIMER_TICK: Duration = Duration::from_millis(50);
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 /// How long a closing HTTP connection keeps draining the client's unread bytes.
 const LINGER: Duration = Duration::from_secs(2);
+/// Why an HTTP connection whose client sent FIN partway through a request is dropped.
+const MID_REQUEST_EOF: &str = "client closed mid-request";
 /// The 100 Continue interim response (RFC 9110 §15.2.1).
 const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
@@ -629,7 +631,6 @@ impl EventLoopServer {
                         self.peer_label(slot),
                         err.status()
                     );
-                    Stats::add(&self.stats.http_errors, 1);
                     self.respond(slot, error_response(&err), false);
                     return;
                 }
@@ -660,9 +661,6 @@ impl EventLoopServer {
             _ => chat::polling::handle(&request, &mut self.room),
         };
         let response = handled.response.for_request(&request.head);
-        if response.status >= 400 {
-            Stats::add(&self.stats.http_errors, 1);
-        }
         let more = !response.close;
         self.respond(slot, response, head_only);
         if let Some(message) = handled.posted {
@@ -671,8 +669,10 @@ impl EventLoopServer {
         more
     }
 
-    /// Queue a response; a response that closes the connection ends reading from it.
+    /// Count and queue a response; a response that closes the connection ends reading
+    /// from it. Every answer goes through here, so each 4xx/5xx is counted once.
     fn respond(&mut self, slot: usize, response: Response, head_only: bool) {
+        self.stats.count_answer(response.status);
         let bytes = match self.config.fixed_date {
             Some(date) => response.encode_dated(head_only, date),
             None => response.encode(head_only),
@@ -983,7 +983,8 @@ impl EventLoopServer {
 
     /// Everything is written and the connection is to end.
     ///
-    /// A WebSocket (or an HTTP client that already sent FIN) is closed at once. An HTTP
+    /// A WebSocket (or an HTTP client that already sent FIN) is closed at once; a FIN that
+    /// came partway through a request makes that an abnormal drop. Any other HTTP
     /// connection is shut for writing first and lingers: closing a socket that still has
     /// unread input makes the kernel send RST, which can destroy the response before the
     /// client has read it (RFC 9112 §9.6 describes this staged close).
@@ -991,7 +992,15 @@ impl EventLoopServer {
         let Some(conn) = self.slots.get_mut(slot).and_then(Option::as_mut) else {
             return;
         };
-        let is_http = matches!(conn.protocol, Protocol::Http(_));
+        let (is_http, mid_request) = match &conn.protocol {
+            Protocol::Http(state) => (true, !state.parser.is_idle()),
+            Protocol::WebSocket(_) => (false, false),
+        };
+        // A client whose FIN cut a request short abandoned it: an abnormal end, however
+        // orderly the answers to its earlier requests were (the threaded server agrees).
+        if conn.peer_closed && mid_request {
+            return self.drop_connection(slot, MID_REQUEST_EOF);
+        }
         if !is_http || conn.peer_closed {
             return self.close_connection(slot, "done");
         }

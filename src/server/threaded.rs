@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use log::{debug, info, warn};
 
 use crate::chat::{DEFAULT_LOG_CAPACITY, Room, polling};
-use crate::http::{HttpError, Limits, Parsed, Request, RequestParser, error_response};
+use crate::http::{HttpError, Limits, Parsed, Request, RequestParser, Response, error_response};
 use crate::stats::Stats;
 
 /// Default for [`ThreadedConfig::request_timeout`].
@@ -385,16 +385,27 @@ fn respond(stream: &mut TcpStream, shared: &Shared, request: &Request) -> io::Re
     };
     let response = response.for_request(&request.head);
 
-    stream.write_all(&response.encode(request.head.method == "HEAD"))?;
+    send(stream, shared, &response, request.head.method == "HEAD")?;
     Ok(!response.close)
 }
 
 /// Answer a refused request with its error status and close.
 fn refuse(stream: &mut TcpStream, shared: &Shared, err: &HttpError) -> io::Result<Ending> {
-    Stats::add(&shared.stats.http_errors, 1);
-    stream.write_all(&error_response(err).encode(false))?;
+    send(stream, shared, &error_response(err), false)?;
     linger_close(stream);
     Ok(Ending::Refused(err.clone()))
+}
+
+/// Count and write one response. Every answer goes through here, so each 4xx/5xx is
+/// counted once, as the event loop counts them.
+fn send(
+    stream: &mut TcpStream,
+    shared: &Shared,
+    response: &Response,
+    head_only: bool,
+) -> io::Result<()> {
+    shared.stats.count_answer(response.status);
+    stream.write_all(&response.encode(head_only))
 }
 
 /// Close our side, then read and discard what the client still sends for a short while:
