@@ -5,8 +5,8 @@
 
 use std::path::PathBuf;
 
-use pushpull::explain::{explain_bytes_checked, parse_hex};
-use pushpull::websocket::Role;
+use pushpull::explain::{explain_bytes_checked, explain_bytes_with, parse_hex};
+use pushpull::websocket::{DeflateParams, Role};
 
 use Role::{Client, Server};
 
@@ -103,6 +103,83 @@ const CASES: &[(&str, Role, &str, bool)] = &[
         false,
     ),
     ("handshake_version_8", Client, "", true),
+    // The opening handshake agrees to permessage-deflate (RFC 7692), and the
+    // frames after it are read under it.
+    (
+        "handshake_request_deflate",
+        Client,
+        "c1 87 37 fa 21 3d c5 b2 ec f4 fe fd 21",
+        false,
+    ),
+    (
+        "handshake_response_deflate",
+        Server,
+        "c1 07 f2 48 cd c9 c9 07 00 c1 05 f2 00 11 00 00",
+        false,
+    ),
+    // The same two frames, but the server agreed to drop its window after
+    // each message: the second one refers back to nothing (RFC 7692 §7.1.1.1).
+    (
+        "handshake_response_no_context_takeover",
+        Server,
+        "c1 07 f2 48 cd c9 c9 07 00 c1 05 f2 00 11 00 00",
+        true,
+    ),
+    ("handshake_response_bad_window_bits", Server, "", true),
+];
+
+/// Frames copied without their handshake, explained with `--deflate`:
+/// permessage-deflate with its default parameters (RFC 7692 §7.1).
+const DEFLATE_CASES: &[(&str, Role, &str, bool)] = &[
+    // RFC 7692 §7.2.3.1: "Hello" in one compressed frame, then in two.
+    (
+        "rfc_7692_7_2_3_1_hello",
+        Server,
+        "c1 07 f2 48 cd c9 c9 07 00",
+        false,
+    ),
+    (
+        "rfc_7692_7_2_3_1_fragmented_hello",
+        Server,
+        "41 03 f2 48 cd 80 04 c9 c9 07 00",
+        false,
+    ),
+    // RFC 7692 §7.2.3.2: the second "Hello" refers back into the first.
+    (
+        "rfc_7692_7_2_3_2_shared_window",
+        Server,
+        "c1 07 f2 48 cd c9 c9 07 00 c1 05 f2 00 11 00 00",
+        false,
+    ),
+    // RFC 7692 §7.2.3.3: a stored (uncompressed) DEFLATE block.
+    (
+        "rfc_7692_7_2_3_3_stored_block",
+        Server,
+        "c1 0b 00 05 00 fa ff 48 65 6c 6c 6f 00",
+        false,
+    ),
+    (
+        "deflate_masked_hello",
+        Client,
+        "c1 87 37 fa 21 3d c5 b2 ec f4 fe fd 21",
+        false,
+    ),
+    (
+        "deflate_uncompressed_text",
+        Server,
+        "81 05 48 65 6c 6c 6f",
+        false,
+    ),
+    // One case per rule broken under permessage-deflate.
+    (
+        "deflate_rsv1_on_continuation",
+        Server,
+        "41 03 f2 48 cd c0 04 c9 c9 07 00",
+        true,
+    ),
+    ("deflate_rsv1_on_ping", Client, "c9 80 00 00 00 00", true),
+    ("deflate_rsv2_set", Server, "a1 00", true),
+    ("deflate_not_deflate_data", Server, "c1 02 ff ff", true),
 ];
 
 const REQUEST: &str = "GET /echo HTTP/1.1\r\nHost: 127.0.0.1:18080\r\nUpgrade: websocket\r\n\
@@ -112,13 +189,35 @@ Sec-WebSocket-Version: 13\r\n\r\n";
 const RESPONSE: &str = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
 Connection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
 
+/// What Chromium offers, and what Python's `websockets` offers after it.
+const DEFLATE_OFFER: &str = "Sec-WebSocket-Extensions: permessage-deflate; \
+client_max_window_bits, permessage-deflate; server_max_window_bits=10\r\n";
+
+/// The head for a case, with the given extension header line added.
+fn head_with(head: &str, extension_line: &str) -> Vec<u8> {
+    let end = head.len() - 2;
+    format!("{}{extension_line}\r\n", &head[..end]).into_bytes()
+}
+
 fn input(name: &str, hex: &str) -> Vec<u8> {
+    let answer = |value: &str| format!("Sec-WebSocket-Extensions: {value}\r\n");
     let mut bytes = match name {
         "handshake_request" => REQUEST.as_bytes().to_vec(),
         "handshake_response" => RESPONSE.as_bytes().to_vec(),
         "handshake_version_8" => REQUEST.replace("Version: 13", "Version: 8").into_bytes(),
-        _ => parse_hex(hex).unwrap(),
+        "handshake_request_deflate" => head_with(REQUEST, DEFLATE_OFFER),
+        "handshake_response_deflate" => head_with(RESPONSE, &answer("permessage-deflate")),
+        "handshake_response_no_context_takeover" => head_with(
+            RESPONSE,
+            &answer("permessage-deflate; server_no_context_takeover"),
+        ),
+        "handshake_response_bad_window_bits" => head_with(
+            RESPONSE,
+            &answer("permessage-deflate; server_max_window_bits=7"),
+        ),
+        _ => Vec::new(),
     };
+    bytes.extend(parse_hex(hex).unwrap());
     // The §5.7 length examples carry their payload: 256 and 65536 bytes.
     let pad = match name {
         "rfc_5_7_binary_256" => 256,
@@ -158,9 +257,70 @@ fn explanations_match_the_fixtures() {
 }
 
 #[test]
+fn compressed_frames_match_the_fixtures_rfc_7692_section_7_2_3() {
+    for &(name, sender, hex, broken) in DEFLATE_CASES {
+        let bytes = parse_hex(hex).unwrap();
+        let explanation = explain_bytes_with(&bytes, sender, Some(DeflateParams::default()));
+        assert_eq!(explanation.broken, broken, "{name}:\n{}", explanation.text);
+        check_fixture(name, &explanation.text);
+    }
+}
+
+#[test]
+fn every_rfc_7692_example_inflates_to_hello_section_7_2_3() {
+    for &(name, sender, hex, _) in &DEFLATE_CASES[..5] {
+        let bytes = parse_hex(hex).unwrap();
+        let text = explain_bytes_with(&bytes, sender, Some(DeflateParams::default())).text;
+        let whole = text.contains("\"Hello\", valid UTF-8, message complete");
+        let in_two = text.contains("\"He\", valid UTF-8 so far") && text.contains("\"llo\"");
+        assert!(whole || in_two, "{name}:\n{text}");
+    }
+}
+
+#[test]
+fn rsv1_where_deflate_forbids_it_is_1002_rfc_7692_section_6_1() {
+    for name in ["deflate_rsv1_on_continuation", "deflate_rsv1_on_ping"] {
+        let &(_, sender, hex, _) = DEFLATE_CASES.iter().find(|c| c.0 == name).unwrap();
+        let bytes = parse_hex(hex).unwrap();
+        let text = explain_bytes_with(&bytes, sender, Some(DeflateParams::default())).text;
+        assert!(
+            text.contains("RFC 7692 §6.1, RFC 6455 §5.2"),
+            "{name}:\n{text}"
+        );
+        assert!(text.contains("connection with 1002"), "{name}:\n{text}");
+    }
+}
+
+#[test]
+fn without_deflate_rsv1_is_broken_and_the_flag_is_named() {
+    let bytes = parse_hex("c1 07 f2 48 cd c9 c9 07 00").unwrap();
+    let explanation = explain_bytes_checked(&bytes, Server);
+    assert!(explanation.broken);
+    assert!(
+        explanation.text.contains("--deflate"),
+        "{}",
+        explanation.text
+    );
+
+    // With the handshake in the bytes and no extension in it, RSV1 is just
+    // broken: the handshake already said no extension was agreed.
+    let mut with_handshake = RESPONSE.as_bytes().to_vec();
+    with_handshake.extend(&bytes);
+    let text = explain_bytes_checked(&with_handshake, Server).text;
+    assert!(text.contains("connection with 1002") && !text.contains("--deflate"));
+}
+
+#[test]
 fn no_line_is_wider_than_100_columns() {
-    for &(name, sender, hex, _) in CASES {
-        let text = explain_bytes_checked(&input(name, hex), sender).text;
+    let deflate = DEFLATE_CASES.iter().map(|&(name, sender, hex, _)| {
+        let bytes = parse_hex(hex).unwrap();
+        let params = Some(DeflateParams::default());
+        (name, explain_bytes_with(&bytes, sender, params).text)
+    });
+    let plain = CASES.iter().map(|&(name, sender, hex, _)| {
+        (name, explain_bytes_checked(&input(name, hex), sender).text)
+    });
+    for (name, text) in plain.chain(deflate) {
         for line in text.lines() {
             assert!(line.chars().count() <= 100, "{name}: {line}");
         }
@@ -211,12 +371,14 @@ fn next_random(state: &mut u64) -> u64 {
 
 #[test]
 fn odd_inputs_never_make_explain_panic() {
-    // Every prefix of every case, as if a paste stopped early.
-    for &(name, _, hex, _) in CASES {
+    // Every prefix of every case, as if a paste stopped early, with and
+    // without --deflate.
+    for &(name, _, hex, _) in CASES.iter().chain(DEFLATE_CASES) {
         let bytes = input(name, hex);
         for end in 0..=bytes.len().min(300) {
             for sender in [Client, Server] {
                 let _ = explain_bytes_checked(&bytes[..end], sender);
+                let _ = explain_bytes_with(&bytes[..end], sender, Some(DeflateParams::default()));
             }
         }
     }
@@ -239,6 +401,7 @@ fn odd_inputs_never_make_explain_panic() {
                 bytes.is_empty(),
                 "{bytes:02x?}"
             );
+            let _ = explain_bytes_with(&bytes, sender, Some(DeflateParams::default()));
         }
     }
 }

@@ -15,7 +15,7 @@ use pcap_file::DataLink;
 use pcap_file::pcap::PcapReader;
 use pcap_file::pcapng::{Block, PcapNgReader};
 
-use crate::websocket::Role;
+use crate::websocket::{DeflateParams, Role};
 
 use super::Explanation;
 use super::layout::Out;
@@ -71,6 +71,15 @@ struct Segment {
 
 /// [`explain_capture`] on the bytes of a capture.
 pub fn explain_capture_bytes(bytes: &[u8]) -> io::Result<Explanation> {
+    explain_capture_bytes_with(bytes, None)
+}
+
+/// [`explain_capture_bytes`], with `deflate` assumed agreed on connections
+/// whose opening handshake the capture missed (`--deflate`).
+pub fn explain_capture_bytes_with(
+    bytes: &[u8],
+    deflate: Option<DeflateParams>,
+) -> io::Result<Explanation> {
     let Packets {
         format,
         packets,
@@ -100,7 +109,7 @@ pub fn explain_capture_bytes(bytes: &[u8]) -> io::Result<Explanation> {
     }
     out.line("");
     for (i, segments) in connections.iter().enumerate() {
-        explain_connection(i + 1, segments, &mut out);
+        explain_connection(i + 1, segments, deflate, &mut out);
     }
     Ok(Explanation {
         text: out.text,
@@ -275,7 +284,12 @@ fn find_client(segments: &[Segment]) -> Option<SocketAddr> {
     }
 }
 
-fn explain_connection(number: usize, segments: &[Segment], out: &mut Out) {
+fn explain_connection(
+    number: usize,
+    segments: &[Segment],
+    deflate: Option<DeflateParams>,
+    out: &mut Out,
+) {
     let Some(client) = find_client(segments) else {
         out.line(&format!("connection {number}: no payload"));
         out.line("");
@@ -291,7 +305,7 @@ fn explain_connection(number: usize, segments: &[Segment], out: &mut Out) {
     ));
     out.line("");
 
-    let mut conv = Conversation::new();
+    let mut conv = Conversation::new(deflate);
     for segment in segments {
         conv.segment(segment, segment.from == client, out);
     }
@@ -310,16 +324,20 @@ struct Direction {
 }
 
 impl Conversation {
-    fn new() -> Self {
+    fn new(deflate: Option<DeflateParams>) -> Self {
+        let direction = |sender| {
+            let mut explainer = StreamExplainer::new(sender, false);
+            if let Some(params) = deflate {
+                explainer.assume_deflate(params);
+            }
+            Direction {
+                stream: Reassembly::default(),
+                explainer,
+            }
+        };
         Self {
-            client: Direction {
-                stream: Reassembly::default(),
-                explainer: StreamExplainer::new(Role::Client, false),
-            },
-            server: Direction {
-                stream: Reassembly::default(),
-                explainer: StreamExplainer::new(Role::Server, false),
-            },
+            client: direction(Role::Client),
+            server: direction(Role::Server),
         }
     }
 
@@ -338,10 +356,11 @@ impl Conversation {
         // What one side said changes how the other is read.
         if let Some(accept) = learnt.accept {
             other.explainer.accept = Some(accept);
+            other.explainer.offered_deflate = Some(learnt.offers_deflate);
             let _ = other.explainer.pump(&note, out);
         }
         if learnt.upgraded {
-            let _ = other.explainer.upgrade(&note, out);
+            let _ = other.explainer.upgrade(learnt.deflate, &note, out);
         }
     }
 

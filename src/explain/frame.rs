@@ -1,10 +1,13 @@
 //! Explaining one WebSocket frame field by field (RFC 6455 §5).
 
+use std::borrow::Cow;
+
 use crate::websocket::close::{CLOSE_CODE_LEN, CloseCode, parse_close_body};
 use crate::websocket::frame::MAX_CONTROL_PAYLOAD;
 use crate::websocket::utf8::Utf8Validator;
-use crate::websocket::{FrameHeader, Opcode, ProtocolError, Role};
+use crate::websocket::{DeflateParams, FrameHeader, Opcode, ProtocolError, Role};
 
+use super::deflate::{self, Inflater, Source};
 use super::layout::{Out, byte_bits, hex};
 
 /// Byte 0: FIN, RSV1-3 and the opcode; byte 1: MASK and the 7-bit length.
@@ -12,6 +15,8 @@ const FIN_BIT: u8 = 0b1000_0000;
 const RSV_SHIFT: u32 = 4;
 const RSV_BITS: u8 = 0b0111_0000;
 const OPCODE_BITS: u8 = 0b0000_1111;
+/// RSV1 in the 3-bit RSV field: what permessage-deflate uses (RFC 7692 §6).
+const RSV1: u8 = 0b100;
 const MASK_BIT: u8 = 0b1000_0000;
 const LEN7_BITS: u8 = 0b0111_1111;
 /// 7-bit length values announcing a 16-bit and a 64-bit length.
@@ -26,16 +31,29 @@ const SEC_FRAMING: &str = "RFC 6455 §5.2";
 const SEC_FAIL: &str = "RFC 6455 §7.1.7";
 
 /// What the frames before this one left open: the message being fragmented
-/// (RFC 6455 §5.4) and its UTF-8 state (§8.1).
+/// (RFC 6455 §5.4), its UTF-8 state (§8.1), and the receiver's DEFLATE
+/// window if permessage-deflate was agreed (RFC 7692 §7.2.2).
 #[derive(Debug)]
 pub struct FrameContext {
     /// The side that sent the frames.
     pub sender: Role,
     /// Frames explained so far.
     pub count: usize,
-    /// `Some(is_text)` while a fragmented message is open.
-    open_message: Option<bool>,
+    /// The message whose fragments are arriving.
+    open_message: Option<OpenMessage>,
     utf8: Utf8Validator,
+    /// permessage-deflate as agreed: RSV1 marks a compressed message.
+    inflater: Option<Inflater>,
+    /// The opening handshake was in the bytes, so what it agreed is known.
+    handshake_seen: bool,
+}
+
+/// A data message whose last frame has not come yet.
+#[derive(Debug, Clone, Copy)]
+struct OpenMessage {
+    is_text: bool,
+    /// RSV1 was set on its first frame (RFC 7692 §6).
+    compressed: bool,
 }
 
 impl FrameContext {
@@ -45,7 +63,16 @@ impl FrameContext {
             count: 0,
             open_message: None,
             utf8: Utf8Validator::new(),
+            inflater: None,
+            handshake_seen: false,
         }
+    }
+
+    /// The extension the frames are read under from now on: `None` for
+    /// none. A handshake in the bytes overrides what `--deflate` assumed.
+    pub fn agree(&mut self, deflate: Option<DeflateParams>, source: Source) {
+        self.inflater = deflate.map(|params| Inflater::new(self.sender, params, source));
+        self.handshake_seen |= source != Source::Flag;
     }
 
     fn arrow(&self) -> &'static str {
@@ -59,6 +86,26 @@ impl FrameContext {
         match self.sender {
             Role::Client => "the server",
             Role::Server => "the client",
+        }
+    }
+}
+
+/// A rule a frame broke, as an explanation names it: the words, the RFC
+/// sections, and the error whose close code the receiver must send (the one
+/// mapping, [`ProtocolError::close_code`]).
+#[derive(Debug)]
+pub struct Broken {
+    pub rule: String,
+    pub section: &'static str,
+    pub error: ProtocolError,
+}
+
+impl From<ProtocolError> for Broken {
+    fn from(error: ProtocolError) -> Self {
+        Self {
+            rule: error.to_string(),
+            section: rule_section(&error),
+            error,
         }
     }
 }
@@ -115,11 +162,11 @@ pub fn explain_frame(ctx: &mut FrameContext, buf: &[u8], note: &str, out: &mut O
     };
 
     let result = explain_byte0(ctx, byte0, out)
-        .and_then(|()| explain_byte1(ctx, byte1, out))
+        .and_then(|()| explain_byte1(ctx, byte1, out).map_err(Broken::from))
         .and_then(|()| match parsed {
             Err(error) => {
                 explain_bad_length(buf, byte1, out);
-                Err(error)
+                Err(error.into())
             }
             Ok(Some((header, header_len))) => explain_rest(ctx, &header, buf, header_len, out),
             Ok(None) => {
@@ -138,18 +185,18 @@ pub fn explain_frame(ctx: &mut FrameContext, buf: &[u8], note: &str, out: &mut O
 }
 
 /// Name the broken rule and the close code the receiver must fail with.
-fn fail(ctx: &FrameContext, error: &ProtocolError, out: &mut Out) {
-    let code = error.close_code();
+fn fail(ctx: &FrameContext, broken: &Broken, out: &mut Out) {
+    let code = broken.error.close_code();
     let answer = format!(
         "{} must fail the connection with {} ({})",
         ctx.receiver(),
         code,
         close_code_meaning(code.0)
     );
-    out.broken(&error.to_string(), rule_section(error), &answer, SEC_FAIL);
+    out.broken(&broken.rule, broken.section, &answer, SEC_FAIL);
 }
 
-fn explain_byte0(ctx: &mut FrameContext, byte0: u8, out: &mut Out) -> Result<(), ProtocolError> {
+fn explain_byte0(ctx: &mut FrameContext, byte0: u8, out: &mut Out) -> Result<(), Broken> {
     out.line(&format!("  byte 0 = {}", byte_bits(byte0)));
     let fin = byte0 & FIN_BIT != 0;
     let fin_meaning = match fin {
@@ -163,18 +210,49 @@ fn explain_byte0(ctx: &mut FrameContext, byte0: u8, out: &mut Out) -> Result<(),
         "RFC 6455 §5.2, §5.4",
     );
 
-    // RFC 6455 §5.2: RSV1-3 must be 0 unless an extension says otherwise.
+    // RFC 6455 §5.2: RSV1-3 must be 0 unless an extension says otherwise;
+    // permessage-deflate says RSV1 marks a compressed message (RFC 7692 §6),
+    // which depends on the opcode, so that row comes first then.
     let rsv = (byte0 & RSV_BITS) >> RSV_SHIFT;
+    let opcode = Opcode::from_bits(byte0);
+    let compressed = match ctx.inflater.is_some() {
+        true => {
+            let verdict = deflate::explain_rsv(rsv, opcode, out);
+            explain_opcode(byte0, opcode, out);
+            verdict?
+        }
+        false => {
+            explain_rsv_without_extension(ctx, rsv, out)?;
+            explain_opcode(byte0, opcode, out);
+            false
+        }
+    };
+    check_opcode(ctx, opcode, fin, compressed).map_err(Broken::from)
+}
+
+/// The RSV bits when no extension is known to be agreed: all must be 0.
+fn explain_rsv_without_extension(
+    ctx: &FrameContext,
+    rsv: u8,
+    out: &mut Out,
+) -> Result<(), ProtocolError> {
     let rsv_meaning = match rsv {
         0 => "no extension negotiated, so all must be 0",
         _ => "set, but no extension was negotiated",
     };
     out.bits("RSV1-3", &format!("{rsv:03b}"), rsv_meaning, SEC_FRAMING);
-    if rsv != 0 {
-        return Err(ProtocolError::ReservedBitsSet(rsv));
+    if rsv == 0 {
+        return Ok(());
     }
 
-    let opcode = Opcode::from_bits(byte0);
+    // Without the handshake, RSV1 may well be a compressed message.
+    if rsv & RSV1 != 0 && !ctx.handshake_seen {
+        deflate::hint_flag(out);
+    }
+    Err(ProtocolError::ReservedBitsSet(rsv))
+}
+
+fn explain_opcode(byte0: u8, opcode: Opcode, out: &mut Out) {
     let bits = format!("{:#x}", byte0 & OPCODE_BITS);
     out.bits(
         "opcode",
@@ -182,12 +260,16 @@ fn explain_byte0(ctx: &mut FrameContext, byte0: u8, out: &mut Out) -> Result<(),
         opcode_meaning(opcode),
         "RFC 6455 §5.2, §11.8",
     );
-    check_opcode(ctx, opcode, fin)
 }
 
 /// The rules on the opcode: known (§5.2), control frames whole (§5.5), and
 /// fragments of one message at a time (§5.4).
-fn check_opcode(ctx: &mut FrameContext, opcode: Opcode, fin: bool) -> Result<(), ProtocolError> {
+fn check_opcode(
+    ctx: &mut FrameContext,
+    opcode: Opcode,
+    fin: bool,
+    compressed: bool,
+) -> Result<(), ProtocolError> {
     if let Opcode::Reserved(bits) = opcode {
         return Err(ProtocolError::ReservedOpcode(bits));
     }
@@ -202,7 +284,10 @@ fn check_opcode(ctx: &mut FrameContext, opcode: Opcode, fin: bool) -> Result<(),
         (Opcode::Continuation, Some(_)) => Ok(()),
         (_, Some(_)) => Err(ProtocolError::MessageStartedDuringFragments),
         (opcode, None) => {
-            ctx.open_message = Some(opcode == Opcode::Text);
+            ctx.open_message = Some(OpenMessage {
+                is_text: opcode == Opcode::Text,
+                compressed,
+            });
             ctx.utf8 = Utf8Validator::new();
             Ok(())
         }
@@ -268,10 +353,10 @@ fn explain_rest(
     buf: &[u8],
     header_len: usize,
     out: &mut Out,
-) -> Result<(), ProtocolError> {
+) -> Result<(), Broken> {
     explain_extended_length(header, buf, out);
     if header.opcode.is_control() && header.payload_len > MAX_CONTROL_PAYLOAD as u64 {
-        return Err(ProtocolError::ControlFrameTooLong(header.payload_len));
+        return Err(ProtocolError::ControlFrameTooLong(header.payload_len).into());
     }
 
     let have = buf.len().saturating_sub(header_len) as u64;
@@ -301,7 +386,7 @@ fn explain_rest(
     match header.opcode {
         Opcode::Text | Opcode::Continuation => explain_data(ctx, header, &payload, out),
         Opcode::Binary => explain_data(ctx, header, &payload, out),
-        Opcode::Close => explain_close(&payload, out),
+        Opcode::Close => explain_close(&payload, out).map_err(Broken::from),
         Opcode::Ping => {
             let what = "the receiver answers with a Pong, same payload";
             out.field(2, "ping", what, "RFC 6455 §5.5.2");
@@ -312,7 +397,7 @@ fn explain_rest(
             out.field(2, "pong", what, "RFC 6455 §5.5.3");
             Ok(())
         }
-        Opcode::Reserved(bits) => Err(ProtocolError::ReservedOpcode(bits)),
+        Opcode::Reserved(bits) => Err(ProtocolError::ReservedOpcode(bits).into()),
     }
 }
 
@@ -334,19 +419,33 @@ fn explain_extended_length(header: &FrameHeader, buf: &[u8], out: &mut Out) {
     );
 }
 
-/// Text is checked as UTF-8 across fragments (RFC 6455 §8.1); binary is
-/// anything. Closes the message on FIN.
+/// A compressed message is inflated first (RFC 7692 §7.2.2). Text is
+/// checked as UTF-8 across fragments (RFC 6455 §8.1); binary is anything.
+/// Closes the message on FIN.
 fn explain_data(
     ctx: &mut FrameContext,
     header: &FrameHeader,
     payload: &[u8],
     out: &mut Out,
-) -> Result<(), ProtocolError> {
-    let is_text = ctx.open_message.unwrap_or(false);
+) -> Result<(), Broken> {
+    let message = ctx.open_message.unwrap_or(OpenMessage {
+        is_text: false,
+        compressed: false,
+    });
     if header.fin {
         ctx.open_message = None;
     }
-    if !is_text {
+    let payload = match (message.compressed, ctx.inflater.as_mut()) {
+        (true, Some(inflater)) => {
+            if header.opcode != Opcode::Continuation {
+                inflater.start_message(out);
+            }
+            Cow::Owned(inflater.inflate(payload, header.fin, out)?)
+        }
+        _ => Cow::Borrowed(payload),
+    };
+
+    if !message.is_text {
         let what = match header.fin {
             true => "binary data, any bytes allowed; message complete",
             false => "binary data, any bytes allowed; message continues",
@@ -356,9 +455,9 @@ fn explain_data(
     }
 
     // RFC 6455 §8.1: invalid UTF-8 in a text message fails the connection.
-    let valid = ctx.utf8.feed(payload).is_ok() && (!header.fin || ctx.utf8.finish().is_ok());
+    let valid = ctx.utf8.feed(&payload).is_ok() && (!header.fin || ctx.utf8.finish().is_ok());
     if !valid {
-        return Err(ProtocolError::InvalidUtf8Text);
+        return Err(ProtocolError::InvalidUtf8Text.into());
     }
     let shown = String::from_utf8_lossy(&payload[..payload.len().min(MAX_SHOWN)]);
     let verdict = match header.fin {

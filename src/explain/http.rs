@@ -6,8 +6,11 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use sha1::{Digest, Sha1};
 
 use crate::http::{HttpError, Parsed, RequestHead, RequestParser, reason_phrase};
-use crate::websocket::handshake::{ACCEPT_GUID, KEY_LEN, check_upgrade_request};
+use crate::websocket::DeflateParams;
+use crate::websocket::deflate::{self, EXTENSION_NAME};
+use crate::websocket::handshake::{ACCEPT_GUID, KEY_LEN, check_upgrade_request, negotiate_deflate};
 
+use super::deflate::{explain_agreed, explain_offers};
 use super::layout::{Out, hex};
 
 /// Headers read from a response head.
@@ -29,6 +32,11 @@ pub enum HeadOutcome {
         len: usize,
         accept: Option<String>,
         upgraded: bool,
+        /// For a request, whether it offers permessage-deflate.
+        offers_deflate: bool,
+        /// For a 101, the permessage-deflate it agreed to; for a request,
+        /// what `pushpull serve` would agree to.
+        deflate: Option<DeflateParams>,
     },
     /// A rule was broken; nothing after it is explained.
     Broken,
@@ -90,6 +98,8 @@ pub fn explain_request(buf: &[u8], note: &str, out: &mut Out) -> HeadOutcome {
             len,
             accept: None,
             upgraded: false,
+            offers_deflate: false,
+            deflate: None,
         };
     }
     explain_upgrade_request(head, len, out)
@@ -138,6 +148,10 @@ fn explain_upgrade_request(head: &RequestHead, len: usize, out: &mut Out) -> Hea
                     "RFC 6455 §4.4",
                 );
             }
+            "sec-websocket-extensions" => {
+                out.field(2, &header.name, &cut_value(&value), "RFC 6455 §9.1");
+                explain_offers(&header.value, out);
+            }
             _ => others.push(header.name.as_str()),
         }
     }
@@ -150,10 +164,19 @@ fn explain_upgrade_request(head: &RequestHead, len: usize, out: &mut Out) -> Hea
         Ok(accept) => {
             let verdict = "a valid opening handshake: the server answers 101";
             out.field(2, "verdict", verdict, "RFC 6455 §4.2.2");
+            let offers_deflate = head.headers_named("Sec-WebSocket-Extensions").any(|value| {
+                deflate::parse_extensions([value]).is_ok_and(|extensions| {
+                    extensions
+                        .iter()
+                        .any(|e| e.name.eq_ignore_ascii_case(EXTENSION_NAME))
+                })
+            });
             HeadOutcome::Done {
                 len,
                 accept: Some(accept),
                 upgraded: true,
+                offers_deflate,
+                deflate: negotiate_deflate(head).map(|(params, _)| params),
             }
         }
         Err(error) => {
@@ -193,14 +216,18 @@ fn explain_key(name: &str, key: &str, out: &mut Out) {
     out.field(6, "3. base64", &BASE64.encode(digest), "");
 }
 
-/// Explain the response at the start of `buf`. `accept` is what the request
-/// asked for, if this direction's peer sent an upgrade request.
-pub fn explain_response(
-    buf: &[u8],
-    accept: Option<&str>,
-    note: &str,
-    out: &mut Out,
-) -> HeadOutcome {
+/// What the request of this connection asked for, if it is in the bytes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Asked<'a> {
+    /// The accept value its key calls for.
+    pub accept: Option<&'a str>,
+    /// Whether it offered permessage-deflate.
+    pub offered_deflate: Option<bool>,
+}
+
+/// Explain the response at the start of `buf`, checked against what the
+/// request asked for.
+pub fn explain_response(buf: &[u8], asked: Asked<'_>, note: &str, out: &mut Out) -> HeadOutcome {
     let mut headers = [httparse::EMPTY_HEADER; MAX_RESPONSE_HEADERS];
     let mut response = httparse::Response::new(&mut headers);
     let head_len = match response.parse(buf) {
@@ -239,9 +266,11 @@ pub fn explain_response(
             len,
             accept: None,
             upgraded: false,
+            offers_deflate: false,
+            deflate: None,
         };
     }
-    explain_switching(response.headers, accept, len, out)
+    explain_switching(response.headers, asked, len, out)
 }
 
 /// Where the body after a head of `head_len` bytes ends: `None` until it is
@@ -279,7 +308,7 @@ fn body_end(
 /// A 101 response, checked the way a client must (RFC 6455 §4.1).
 fn explain_switching(
     headers: &[httparse::Header<'_>],
-    accept: Option<&str>,
+    asked: Asked<'_>,
     len: usize,
     out: &mut Out,
 ) -> HeadOutcome {
@@ -297,9 +326,12 @@ fn explain_switching(
             "upgrade" | "connection" => out.field(2, header.name, &value, "RFC 6455 §4.1"),
             "sec-websocket-accept" => {
                 out.field(2, header.name, &value, "RFC 6455 §4.1");
-                problem = problem.or(check_accept(value.trim(), accept, out));
+                problem = problem.or(check_accept(value.trim(), asked.accept, out));
             }
-            "sec-websocket-extensions" | "sec-websocket-protocol" => {
+            "sec-websocket-extensions" => {
+                out.field(2, header.name, &cut_value(&value), "RFC 6455 §9.1");
+            }
+            "sec-websocket-protocol" => {
                 out.field(2, header.name, &value, "RFC 6455 §4.1");
                 problem = problem.or(Some("server selected something the client did not offer"));
             }
@@ -329,11 +361,58 @@ fn explain_switching(
         out.broken(rule, "RFC 6455 §4.1", answer, "RFC 6455 §4.1");
         return HeadOutcome::Broken;
     }
+    let Ok(deflate) = explain_extensions_answer(headers, asked.offered_deflate, out) else {
+        return HeadOutcome::Broken;
+    };
     HeadOutcome::Done {
         len,
         accept: None,
         upgraded: true,
+        offers_deflate: false,
+        deflate,
     }
+}
+
+/// The extensions a 101 selects, checked the way a client must (RFC 6455
+/// §9.1, RFC 7692 §7): only permessage-deflate, only if it was offered
+/// (when the request is in the bytes), with valid parameters. `Err` when a
+/// rule is broken (already explained).
+fn explain_extensions_answer(
+    headers: &[httparse::Header<'_>],
+    offered: Option<bool>,
+    out: &mut Out,
+) -> Result<Option<DeflateParams>, ()> {
+    let values: Vec<&[u8]> = headers
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case("Sec-WebSocket-Extensions"))
+        .map(|h| h.value)
+        .collect();
+    let answer = "the client must fail the WebSocket connection";
+    let params = match deflate::agreed_params(values.iter().copied()) {
+        Ok(params) => params,
+        Err(error) => {
+            out.broken(&error.to_string(), "RFC 7692 §7", answer, "RFC 6455 §4.1");
+            return Err(());
+        }
+    };
+    let Some(params) = params else {
+        return Ok(None);
+    };
+    if offered == Some(false) {
+        let rule = "server selected permessage-deflate, which the client did not offer";
+        out.broken(rule, "RFC 6455 §9.1", answer, "RFC 6455 §4.1");
+        return Err(());
+    }
+
+    // agreed_params accepted it, so it is one permessage-deflate element.
+    let extensions = values
+        .iter()
+        .filter_map(|value| deflate::parse_extensions([*value]).ok())
+        .flatten();
+    if let Some(element) = extensions.last() {
+        explain_agreed(&element, &params, out);
+    }
+    Ok(Some(params))
 }
 
 /// Compare the accept value with the one the key calls for, if it is known.
@@ -360,12 +439,17 @@ fn check_accept(value: &str, expected: Option<&str>, out: &mut Out) -> Option<&'
 fn list_headers<'a>(headers: impl Iterator<Item = (&'a str, &'a [u8])>, out: &mut Out) {
     for (name, value) in headers {
         let value = String::from_utf8_lossy(value);
-        let shown: String = value.chars().take(MAX_VALUE_SHOWN).collect();
-        let cut = if shown.len() < value.len() {
-            " ..."
-        } else {
-            ""
-        };
-        out.field(2, name, &format!("{shown}{cut}"), "");
+        out.field(2, name, &cut_value(&value), "");
     }
+}
+
+/// A header value cut to [`MAX_VALUE_SHOWN`] characters, marked if cut.
+fn cut_value(value: &str) -> String {
+    let shown: String = value.chars().take(MAX_VALUE_SHOWN).collect();
+    let cut = if shown.len() < value.len() {
+        " ..."
+    } else {
+        ""
+    };
+    format!("{shown}{cut}")
 }

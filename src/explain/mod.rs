@@ -7,6 +7,7 @@
 //! | `layout.rs`  | rows with a citation column, at most 100 columns wide      |
 //! | `http.rs`    | HTTP heads and the opening handshake (RFC 6455 §4)         |
 //! | `frame.rs`   | one frame, bit by bit (RFC 6455 §5), and the rule it broke |
+//! | `deflate.rs` | permessage-deflate: parameters, RSV1, inflating (RFC 7692) |
 //! | `stream.rs`  | one direction: heads until the upgrade, then frames        |
 //! | `capture.rs` | pcap and pcapng files: TCP connections, both directions    |
 //!
@@ -17,6 +18,7 @@
 //! is not followed.
 
 mod capture;
+mod deflate;
 mod frame;
 mod hex;
 mod http;
@@ -29,9 +31,9 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 
-use crate::websocket::Role;
+use crate::websocket::{DeflateParams, Role};
 
-pub use capture::{explain_capture, explain_capture_bytes, is_capture};
+pub use capture::{explain_capture, explain_capture_bytes, explain_capture_bytes_with, is_capture};
 pub use hex::parse_hex;
 
 use layout::Out;
@@ -53,8 +55,22 @@ pub fn explain_bytes(bytes: &[u8], sender: Role) -> String {
 
 /// [`explain_bytes`], also saying whether a rule was broken.
 pub fn explain_bytes_checked(bytes: &[u8], sender: Role) -> Explanation {
+    explain_bytes_with(bytes, sender, None)
+}
+
+/// [`explain_bytes_checked`] with permessage-deflate taken as agreed with
+/// `deflate` (RFC 7692), for frames copied without their handshake. An
+/// opening handshake in the bytes overrides it.
+pub fn explain_bytes_with(
+    bytes: &[u8],
+    sender: Role,
+    deflate: Option<DeflateParams>,
+) -> Explanation {
     let mut out = Out::default();
     let mut stream = StreamExplainer::new(sender, true);
+    if let Some(params) = deflate {
+        stream.assume_deflate(params);
+    }
     stream.push(bytes, "", &mut out);
     stream.finish("", &mut out);
     Explanation {
@@ -96,6 +112,12 @@ pub struct ExplainArgs {
     /// Which side sent the bytes (captures say it themselves).
     #[arg(long, value_enum, default_value_t = SenderArg::Client)]
     pub role: SenderArg,
+
+    /// Take permessage-deflate (RFC 7692) as agreed with its default
+    /// parameters, so RSV1 marks a compressed message: for frames copied
+    /// without their opening handshake. A handshake in the bytes decides.
+    #[arg(long)]
+    pub deflate: bool,
 }
 
 /// Run `pushpull explain`: print the explanation. Exits with 1 when the
@@ -115,9 +137,10 @@ pub fn run(args: ExplainArgs) -> io::Result<ExitCode> {
         return Ok(ExitCode::from(2));
     }
 
+    let deflate = args.deflate.then(DeflateParams::default);
     let explanation = match is_capture(&bytes) {
-        true => explain_capture_bytes(&bytes)?,
-        false => explain_bytes_checked(&bytes, args.role.into()),
+        true => explain_capture_bytes_with(&bytes, deflate)?,
+        false => explain_bytes_with(&bytes, args.role.into(), deflate),
     };
     print!("{}", explanation.text);
     Ok(match explanation.broken {

@@ -1,11 +1,12 @@
 //! One direction of a conversation: HTTP heads until the upgrade, then
 //! frames, explained as each unit becomes complete.
 
-use crate::websocket::Role;
+use crate::websocket::{DeflateParams, Role};
 
+use super::deflate::Source;
 use super::frame::{FrameContext, explain_frame, frame_extent};
 use super::http::{
-    HeadOutcome, explain_request, explain_response, looks_like_request, looks_like_response,
+    Asked, HeadOutcome, explain_request, explain_response, looks_like_request, looks_like_response,
 };
 use super::layout::Out;
 
@@ -27,8 +28,12 @@ enum Phase {
 pub struct Learnt {
     /// The client's upgrade request: the accept value the server owes.
     pub accept: Option<String>,
+    /// The client's upgrade request offers permessage-deflate.
+    pub offers_deflate: bool,
     /// The server answered 101: the client's bytes are frames from now on.
     pub upgraded: bool,
+    /// The permessage-deflate parameters the 101 agreed to.
+    pub deflate: Option<DeflateParams>,
 }
 
 /// Explains the bytes one side sends, fed in any pieces.
@@ -42,6 +47,8 @@ pub struct StreamExplainer {
     standalone: bool,
     /// The accept value the peer's request called for.
     pub accept: Option<String>,
+    /// Whether the peer's request offered permessage-deflate, if it is known.
+    pub offered_deflate: Option<bool>,
 }
 
 impl StreamExplainer {
@@ -53,7 +60,14 @@ impl StreamExplainer {
             frames: FrameContext::new(sender),
             standalone,
             accept: None,
+            offered_deflate: None,
         }
+    }
+
+    /// Read frames as if permessage-deflate had been agreed with `params`
+    /// (`--deflate`), until a handshake in the bytes says otherwise.
+    pub fn assume_deflate(&mut self, params: DeflateParams) {
+        self.frames.agree(Some(params), Source::Flag);
     }
 
     /// Append bytes and explain every unit they complete.
@@ -64,10 +78,12 @@ impl StreamExplainer {
         self.pump(note, out)
     }
 
-    /// The server's 101 arrived: the client's bytes are frames now.
-    pub fn upgrade(&mut self, note: &str, out: &mut Out) -> Learnt {
+    /// The server's 101 arrived, agreeing to `deflate`: the client's bytes
+    /// are frames now.
+    pub fn upgrade(&mut self, deflate: Option<DeflateParams>, note: &str, out: &mut Out) -> Learnt {
         if self.phase == Phase::AwaitingUpgrade {
             self.phase = Phase::Frames;
+            self.frames.agree(deflate, Source::Handshake);
         }
         self.pump(note, out)
     }
@@ -106,7 +122,13 @@ impl StreamExplainer {
     fn next_head(&mut self, note: &str, out: &mut Out, learnt: &mut Learnt) -> Option<usize> {
         let outcome = match self.sender {
             Role::Client => explain_request(&self.buf, note, out),
-            Role::Server => explain_response(&self.buf, self.accept.as_deref(), note, out),
+            Role::Server => {
+                let asked = Asked {
+                    accept: self.accept.as_deref(),
+                    offered_deflate: self.offered_deflate,
+                };
+                explain_response(&self.buf, asked, note, out)
+            }
         };
         match outcome {
             HeadOutcome::Incomplete => None,
@@ -118,17 +140,40 @@ impl StreamExplainer {
                 len,
                 accept,
                 upgraded,
+                offers_deflate,
+                deflate,
             } => {
-                out.line("");
                 self.phase = match (self.sender, upgraded, self.standalone) {
-                    (Role::Server, true, _) | (Role::Client, true, true) => Phase::Frames,
+                    (Role::Server, true, _) => {
+                        self.frames.agree(deflate, Source::Handshake);
+                        Phase::Frames
+                    }
+                    (Role::Client, true, true) => {
+                        self.assume_answer(deflate, out);
+                        Phase::Frames
+                    }
                     (Role::Client, true, false) => Phase::AwaitingUpgrade,
                     (_, false, _) => Phase::Http,
                 };
+                out.line("");
+                if accept.is_some() {
+                    learnt.offers_deflate = offers_deflate;
+                }
                 learnt.accept = accept.or(learnt.accept.take());
                 learnt.upgraded |= upgraded && self.sender == Role::Server;
+                learnt.deflate = deflate.filter(|_| self.sender == Role::Server);
                 Some(len)
             }
+        }
+    }
+
+    /// Only the client's request is here: its frames are read as if the
+    /// server answered as `pushpull serve` does, which is said.
+    fn assume_answer(&mut self, deflate: Option<DeflateParams>, out: &mut Out) {
+        self.frames.agree(deflate, Source::OurServersAnswer);
+        if deflate.is_some() {
+            let what = "no 101 in these bytes: taken as accepting permessage-deflate";
+            out.field(2, "assumed", what, "RFC 7692 §7");
         }
     }
 

@@ -346,6 +346,25 @@ fn answer_offer(offer: Element) -> (DeflateParams, String) {
 pub fn check_response<'a>(
     values: impl IntoIterator<Item = &'a [u8]>,
 ) -> Result<Option<DeflateParams>, NegotiationError> {
+    let agreed = agreed_params(values)?;
+
+    // RFC 7692 §7.1.1.2: we offered client_no_context_takeover as a hint,
+    // and keep to it whatever the server answered.
+    Ok(agreed.map(|params| DeflateParams {
+        client_no_context_takeover: true,
+        ..params
+    }))
+}
+
+/// The parameters a server's response sets, read as any client must read
+/// them (RFC 7692 §7.1): `Ok(None)` when no extension was selected, an
+/// error, which fails the connection, for a response that selects another
+/// extension, more than one, or breaks a parameter's rule. Unlike
+/// [`check_response`] it adds nothing of our own client's choosing, so
+/// `pushpull explain` can read what two other peers agreed.
+pub fn agreed_params<'a>(
+    values: impl IntoIterator<Item = &'a [u8]>,
+) -> Result<Option<DeflateParams>, NegotiationError> {
     let extensions = parse_extensions(values)?;
     let element = match extensions.as_slice() {
         [] => return Ok(None),
@@ -362,12 +381,17 @@ pub fn check_response<'a>(
     };
     Ok(Some(DeflateParams {
         server_no_context_takeover: element.server_no_context_takeover,
-        // RFC 7692 §7.1.1.2: we offered client_no_context_takeover as a
-        // hint, and keep to it whatever the server answered.
-        client_no_context_takeover: true,
+        client_no_context_takeover: element.client_no_context_takeover,
         server_max_window_bits: element.server_max_window_bits.unwrap_or(MAX_WINDOW_BITS),
         client_max_window_bits: client_bits,
     }))
+}
+
+/// Check one permessage-deflate element of an offer the way a server must
+/// (RFC 7692 §7): an unknown parameter, one given twice, or a value that
+/// breaks its rule makes the server decline the offer.
+pub fn check_offer(offer: &Extension) -> Result<(), NegotiationError> {
+    Element::parse(offer).map(|_| ())
 }
 
 // ----- compressing and decompressing --------------------------------------------

@@ -218,6 +218,17 @@ mod client_negotiation {
     }
 
     #[test]
+    fn agreed_params_add_no_hint_of_ours_rfc_7692_section_7_1_1_2() {
+        let agreed = |value: &str| agreed_params([value.as_bytes()]).unwrap().unwrap();
+        assert_eq!(agreed("permessage-deflate"), DeflateParams::default());
+        let answered = agreed("permessage-deflate; client_no_context_takeover");
+        assert!(answered.client_no_context_takeover);
+        assert!(
+            agreed_params([b"permessage-deflate; server_max_window_bits=7".as_slice()]).is_err()
+        );
+    }
+
+    #[test]
     fn every_parameter_is_honoured_rfc_7692_section_7_1() {
         let params = response(
             "permessage-deflate; server_no_context_takeover; server_max_window_bits=10; \
