@@ -32,7 +32,7 @@ struct Cli {
 enum Command {
     /// The single-threaded mio server: polling endpoints, /ws chat and /echo.
     Serve(ServeArgs),
-    /// The thread-per-request polling server, for contrast (no WebSocket).
+    /// The thread-per-connection polling server, for contrast (no WebSocket).
     ServeThreaded(ServeThreadedArgs),
     /// A chat client over HTTP polling or a WebSocket.
     Chat(pushpull::client::cli::ChatArgs),
@@ -49,17 +49,18 @@ enum Command {
 /// Settings both servers share.
 #[derive(Args)]
 struct CommonServerArgs {
-    /// Seconds between statistics windows (0 turns them off).
-    #[arg(long, default_value_t = 5.0)]
+    /// Seconds between statistics windows, printed on stdout (0 turns them off; at
+    /// least 0.1 otherwise).
+    #[arg(long, default_value_t = 5.0, value_parser = parse_stats_window)]
     stats_window: f64,
 
     /// Don't log each chat message.
     #[arg(long)]
     quiet: bool,
 
-    /// How many chat messages the polling log keeps.
-    #[arg(long, default_value_t = 10_000)]
-    log_capacity: usize,
+    /// How many chat messages the polling log keeps (at least 1).
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    log_capacity: u64,
 
     /// Largest request body accepted, in bytes (413 past it).
     #[arg(long, default_value_t = Limits::default().max_body)]
@@ -188,6 +189,23 @@ fn parse_positive_secs(text: &str) -> Result<f64, String> {
     }
 }
 
+/// The shortest statistics window: a shorter one would print faster than anyone reads.
+const MIN_STATS_WINDOW_SECS: f64 = 0.1;
+
+/// `--stats-window`: 0 (off) or a number of seconds no shorter than the minimum.
+fn parse_stats_window(text: &str) -> Result<f64, String> {
+    if text.trim().parse::<f64>() == Ok(0.0) {
+        return Ok(0.0);
+    }
+    let secs = parse_positive_secs(text)?;
+    if secs < MIN_STATS_WINDOW_SECS {
+        return Err(format!(
+            "{text} s is shorter than the {MIN_STATS_WINDOW_SECS} s minimum (0 turns stats off)"
+        ));
+    }
+    Ok(secs)
+}
+
 fn limits(common: &CommonServerArgs) -> Limits {
     Limits {
         max_body: common.max_body,
@@ -213,7 +231,7 @@ fn reporter(
 fn serve(args: ServeArgs) -> std::io::Result<()> {
     let mut config = EventLoopConfig {
         limits: limits(&args.common),
-        log_capacity: args.common.log_capacity,
+        log_capacity: usize::try_from(args.common.log_capacity).unwrap_or(usize::MAX),
         quiet: args.common.quiet,
         backlog: args.common.backlog,
         ..EventLoopConfig::default()
@@ -239,7 +257,7 @@ fn serve(args: ServeArgs) -> std::io::Result<()> {
 fn serve_threaded(args: ServeThreadedArgs) -> std::io::Result<()> {
     let config = ThreadedConfig {
         limits: limits(&args.common),
-        log_capacity: args.common.log_capacity,
+        log_capacity: usize::try_from(args.common.log_capacity).unwrap_or(usize::MAX),
         quiet: args.common.quiet,
         backlog: args.common.backlog,
         ..ThreadedConfig::default()
@@ -251,7 +269,7 @@ fn serve_threaded(args: ServeThreadedArgs) -> std::io::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_positive_secs;
+    use super::{parse_positive_secs, parse_stats_window};
 
     #[test]
     fn close_timeout_takes_positive_seconds_a_duration_can_hold() {
@@ -259,6 +277,16 @@ mod tests {
         assert_eq!(parse_positive_secs("5"), Ok(5.0));
         for refused in ["0", "-1", "NaN", "1e-12", "1e300", "soon", ""] {
             assert!(parse_positive_secs(refused).is_err(), "{refused:?}");
+        }
+    }
+
+    #[test]
+    fn stats_window_is_off_or_a_tenth_of_a_second_or_more() {
+        assert_eq!(parse_stats_window("0"), Ok(0.0));
+        assert_eq!(parse_stats_window("0.1"), Ok(0.1));
+        assert_eq!(parse_stats_window("5"), Ok(5.0));
+        for refused in ["inf", "1e300", "1e-9", "0.05", "-1", "NaN", "often"] {
+            assert!(parse_stats_window(refused).is_err(), "{refused:?}");
         }
     }
 }

@@ -47,8 +47,8 @@ pub struct ChatArgs {
     /// Send a built-in conversation, one line every 2 s, then exit.
     #[arg(long)]
     pub script: bool,
-    /// Poll interval in milliseconds (poll transport).
-    #[arg(long, default_value_t = 100)]
+    /// Poll interval in milliseconds (poll transport; at least 1).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
     pub interval_ms: u64,
     /// Reuse one TCP connection for all polls (poll transport).
     #[arg(long)]

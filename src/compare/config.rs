@@ -34,7 +34,7 @@ pub const DEFAULT_SEED: u64 = 0x7075_7368_7075_6c6c;
 #[derive(Debug, Clone, clap::Args)]
 pub struct CompareArgs {
     /// Client counts to run, comma-separated.
-    #[arg(long, value_delimiter = ',', default_values_t = DEFAULT_TIERS.to_vec())]
+    #[arg(long, value_delimiter = ',', default_value = "5,50,100")]
     pub tiers: Vec<usize>,
     /// Seconds each run sends messages (receiving goes on a little longer, see --drain-ms).
     #[arg(long, default_value_t = DEFAULT_DURATION.as_secs_f64())]
@@ -203,7 +203,7 @@ mod tests {
     #[test]
     fn no_arguments_is_the_original_experiment() {
         let config = Config::from_args(&parse(&[])).expect("valid");
-        assert_eq!(config.tiers, vec![5, 50, 100]);
+        assert_eq!(config.tiers, DEFAULT_TIERS);
         assert_eq!(config.systems, System::DEFAULT.to_vec());
         assert_eq!(config.duration, Duration::from_secs(10));
         assert_eq!(config.poll_interval, Duration::from_millis(100));
