@@ -217,6 +217,10 @@ fn event_loop_logs_each_websocket_end_once_as_clean_or_abnormal() {
         assert!(end[0].contains("dropped abnormally"), "{peer}: {log}");
     }
     assert!(
+        ends(silent_peer)[0].contains("binary message refused (close code 1003)"),
+        "{log}"
+    );
+    assert!(
         ends(silent_peer)[0].contains("the peer never answered our Close"),
         "{log}"
     );

@@ -791,12 +791,11 @@ impl EventLoopServer {
             (Endpoint::Chat, Event::Text(text)) => self.on_chat_text(slot, &text),
             (Endpoint::Chat, Event::Binary(_)) => {
                 // RFC 6455 §7.4.1: 1003, a data type this endpoint cannot accept.
-                debug!(
-                    "{}: binary message on /ws refused with 1003",
-                    self.peer_label(slot)
-                );
+                // Logged once, in the connection's end line (see `remove`): the
+                // server ended it, whether or not the peer answers our Close.
                 if let Some(state) = self.ws_state(slot) {
                     state.ws.close(1003, "the chat accepts text messages only");
+                    state.failure = Some("binary message refused (close code 1003)".into());
                 }
             }
             (_, Event::Ping(_)) | (_, Event::Pong(_)) => {}
@@ -1095,19 +1094,19 @@ impl EventLoopServer {
         self.stats.ws_open.fetch_sub(1, Ordering::Relaxed);
         // RFC 6455 §7.1.4: clean only once both Close frames crossed.
         let clean = clean && state.ws.closing_handshake_completed();
-        if let Some(failure) = &state.failure {
+        // Why we closed (if we did), then how the connection ended.
+        let failed = match &state.failure {
+            Some(failure) => format!(" failed: {failure};"),
+            None => String::new(),
+        };
+        if clean {
             info!(
-                "{}: WebSocket {:?} failed: {failure}",
-                conn.peer, state.endpoint
-            );
-        } else if clean {
-            info!(
-                "{}: WebSocket {:?} closed cleanly",
+                "{}: WebSocket {:?}{failed} closed cleanly",
                 conn.peer, state.endpoint
             );
         } else {
             info!(
-                "{}: WebSocket {:?} dropped abnormally: {why}",
+                "{}: WebSocket {:?}{failed} dropped abnormally: {why}",
                 conn.peer, state.endpoint
             );
         }
