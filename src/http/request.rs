@@ -203,6 +203,11 @@ impl RequestParser {
                 };
             }
             self.check_line_length(line.len())?;
+            // RFC 9112 §3: a request line that cannot be valid is refused as soon as
+            // it is complete, not once the rest of the head (or the deadline) arrives.
+            if self.scan.lines == 0 {
+                check_request_line(&self.buf[..=newline])?;
+            }
             self.scan.lines += 1;
             self.scan.line_start = newline + 1;
         }
@@ -307,6 +312,16 @@ impl RequestHead {
             return false;
         }
         self.minor_version >= 1 || self.has_token("Connection", "keep-alive")
+    }
+}
+
+/// Let httparse judge a lone request line: with no header bytes after it, a valid
+/// line can only be "partial".
+fn check_request_line(line: &[u8]) -> Result<(), HttpError> {
+    let mut no_headers = [httparse::EMPTY_HEADER; 0];
+    match httparse::Request::new(&mut no_headers).parse(line) {
+        Ok(_) => Ok(()),
+        Err(err) => Err(map_httparse_error(err, line)),
     }
 }
 
@@ -663,6 +678,28 @@ mod tests {
         let input =
             b"POST /m HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 2, 2\r\n\r\nok";
         assert_eq!(requests(input).unwrap()[0].body, b"ok");
+    }
+
+    #[test]
+    fn a_request_line_that_cannot_be_valid_is_refused_before_the_head_ends_rfc_9112_section_3() {
+        for garbage in [
+            &b"\x16\x03\x01\x02\x00\x01\x00\r\n"[..],
+            b"GET / HTTX/1.1\r\n",
+        ] {
+            let mut parser = RequestParser::new(Limits::default());
+            parser.push(garbage);
+            assert!(
+                matches!(parser.next(), Err(HttpError::MalformedHead(_))),
+                "{garbage:?}"
+            );
+        }
+
+        // A valid line alone is only the start of a head.
+        let mut parser = RequestParser::new(Limits::default());
+        parser.push(b"GET /messages?since=3 HTTP/1.1\r\n");
+        assert_eq!(parser.next(), Ok(None));
+        parser.push(b"Host: x\r\n\r\n");
+        assert!(matches!(parser.next(), Ok(Some(_))));
     }
 
     #[test]
