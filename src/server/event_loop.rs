@@ -74,6 +74,9 @@ pub struct EventLoopConfig {
     pub request_timeout: Duration,
     /// An HTTP keep-alive connection with no request in progress is closed after this.
     pub idle_timeout: Duration,
+    /// A connection with output queued that the peer has not taken any of for this long
+    /// is dropped: a client that stops reading must not hold its answers in our memory.
+    pub write_stall_timeout: Duration,
     /// `--trace`: log one line per HTTP head and WebSocket frame, each way.
     pub trace: bool,
     /// `--fixed-clock`: stamp every `Date` header with this instant instead of the current
@@ -102,6 +105,7 @@ impl Default for EventLoopConfig {
             chat,
             request_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
+            write_stall_timeout: Duration::from_secs(30),
             trace: false,
             fixed_date: None,
             backlog: super::DEFAULT_BACKLOG,
@@ -143,6 +147,8 @@ enum Deadline {
     Idle,
     /// A closing connection drained the client's input long enough.
     LingerOver,
+    /// Output has been queued for `write_stall_timeout` without the peer taking any.
+    WriteStalled,
     /// We sent a WebSocket Close and the peer never answered (RFC 6455 §7.1.1).
     CloseTimeout,
 }
@@ -189,6 +195,8 @@ struct Conn {
     last_activity: Instant,
     /// Broadcast output is queued and the connection is on the end-of-turn flush list.
     flush_at_end_of_turn: bool,
+    /// Since when output has been waiting without the socket taking any of it.
+    stalled_since: Option<Instant>,
     /// Only with `--trace`: finds frame boundaries in each direction.
     trace: Option<Box<TraceState>>,
 }
@@ -461,6 +469,7 @@ impl EventLoopServer {
             lingering_until: None,
             last_activity: Instant::now(),
             flush_at_end_of_turn: false,
+            stalled_since: None,
             trace: self.config.trace.then(|| Box::new(TraceState::new(peer))),
         });
     }
@@ -955,6 +964,11 @@ impl EventLoopServer {
 
         let token = Token(slot + FIRST_CONN);
         let pending = !conn.out.is_empty();
+        conn.stalled_since = match (pending, written) {
+            (false, _) => None,
+            (true, 0) => conn.stalled_since.or(Some(Instant::now())),
+            (true, _) => Some(Instant::now()),
+        };
         if pending != conn.write_interest {
             let interest = if pending {
                 Interest::READABLE | Interest::WRITABLE
@@ -1023,6 +1037,9 @@ impl EventLoopServer {
                 }
                 Deadline::Idle => self.close_connection(slot, "idle keep-alive timeout"),
                 Deadline::LingerOver => self.close_connection(slot, "linger time over"),
+                Deadline::WriteStalled => {
+                    self.drop_connection(slot, "the peer stopped reading what we send")
+                }
                 Deadline::CloseTimeout => {
                     if let Some(state) = self.ws_state(slot) {
                         state.ws.on_timeout(now);
@@ -1036,8 +1053,11 @@ impl EventLoopServer {
     }
 
     fn deadline_action(&mut self, slot: usize, now: Instant) -> Deadline {
-        let (request_timeout, idle_timeout) =
-            (self.config.request_timeout, self.config.idle_timeout);
+        let (request_timeout, idle_timeout, write_stall_timeout) = (
+            self.config.request_timeout,
+            self.config.idle_timeout,
+            self.config.write_stall_timeout,
+        );
         let Some(conn) = self.conn_mut(slot) else {
             return Deadline::None;
         };
@@ -1046,6 +1066,12 @@ impl EventLoopServer {
         let closing = conn.close_after_flush;
         if conn.lingering_until.is_some_and(|t| now >= t) {
             return Deadline::LingerOver;
+        }
+        if conn
+            .stalled_since
+            .is_some_and(|t| now - t > write_stall_timeout)
+        {
+            return Deadline::WriteStalled;
         }
         match &mut conn.protocol {
             Protocol::Http(state) => {
