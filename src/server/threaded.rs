@@ -26,6 +26,9 @@ use crate::stats::Stats;
 
 /// Default for [`ThreadedConfig::request_timeout`].
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a write may wait for a client that does not read (the event loop's
+/// default `write_stall_timeout` too).
+const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// Bytes read from a socket at a time.
 const READ_CHUNK: usize = 8 * 1024;
 /// The interim response to `Expect: 100-continue` (RFC 9110 §15.2.1).
@@ -231,6 +234,11 @@ fn start_connection(stream: TcpStream, shared: &Arc<Shared>) {
     // Responses are small and written whole; Nagle would only delay them.
     if let Err(err) = stream.set_nodelay(true) {
         debug!("{peer}: cannot set TCP_NODELAY: {err}");
+    }
+    // A client that stops reading must not hold this thread forever: a write that makes
+    // no progress for this long fails, and the connection ends as an abnormal drop.
+    if let Err(err) = stream.set_write_timeout(Some(WRITE_STALL_TIMEOUT)) {
+        debug!("{peer}: cannot set a write timeout: {err}");
     }
 
     let thread_shared = Arc::clone(shared);
