@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use log::error;
+use log::{error, warn};
 
 use pushpull::http::request::Limits;
 use pushpull::server::event_loop::{EventLoopConfig, EventLoopServer};
@@ -155,6 +155,9 @@ fn explain(args: pushpull::explain::ExplainArgs) -> ExitCode {
     })
 }
 
+/// The exit status after a second SIGINT or SIGTERM cut a graceful shutdown short.
+const EXIT_ON_SECOND_SIGNAL: i32 = 1;
+
 /// The environment variable whose filter, when set, replaces `--log`.
 const LOG_ENV: &str = "PUSHPULL_LOG";
 
@@ -228,6 +231,28 @@ fn reporter(
     })
 }
 
+/// Call `stop` on the first SIGINT or SIGTERM (the `ctrlc` crate's `termination`
+/// feature catches both); a second one ends the process at once.
+fn on_termination_signal(stop: impl Fn() + Send + 'static) -> std::io::Result<()> {
+    let mut signalled = false;
+    ctrlc::set_handler(move || {
+        if signalled {
+            warn!("second signal: exiting without waiting for connections to end");
+            std::process::exit(EXIT_ON_SECOND_SIGNAL);
+        }
+        signalled = true;
+        stop();
+    })
+    .map_err(std::io::Error::other)
+}
+
+/// The statistics reporter's last, partial window on the way out.
+fn last_window(reporter: Option<stats::ReporterHandle>) {
+    if let Some(reporter) = reporter {
+        reporter.stop_after_last_window();
+    }
+}
+
 fn serve(args: ServeArgs) -> std::io::Result<()> {
     let mut config = EventLoopConfig {
         limits: limits(&args.common),
@@ -250,8 +275,16 @@ fn serve(args: ServeArgs) -> std::io::Result<()> {
     config.deflate = !args.no_deflate;
 
     let server = EventLoopServer::bind(args.addr, config)?;
-    let _reporter = reporter(&args.common, server.stats(), true);
-    server.run()
+    let stopper = server.stop_handle();
+    on_termination_signal(move || {
+        if let Err(e) = stopper.request_stop() {
+            error!("cannot wake the event loop to stop it: {e}");
+        }
+    })?;
+    let reporter = reporter(&args.common, server.stats(), true);
+    let result = server.run();
+    last_window(reporter);
+    result
 }
 
 fn serve_threaded(args: ServeThreadedArgs) -> std::io::Result<()> {
@@ -263,8 +296,18 @@ fn serve_threaded(args: ServeThreadedArgs) -> std::io::Result<()> {
         ..ThreadedConfig::default()
     };
     let server = ThreadedServer::bind(args.addr, config)?;
-    let _reporter = reporter(&args.common, server.stats(), false);
-    server.run()
+    let (signalled, signal) = std::sync::mpsc::channel();
+    on_termination_signal(move || {
+        let _ = signalled.send(());
+    })?;
+    let reporter = reporter(&args.common, server.stats(), false);
+    let running = server.spawn()?;
+
+    // The handler keeps its sender for the life of the process, so this waits for a signal.
+    let _ = signal.recv();
+    running.shutdown();
+    last_window(reporter);
+    Ok(())
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
@@ -169,6 +169,13 @@ pub fn format_window(
     out
 }
 
+/// `duration` rounded up to a tenth of a second, so a partial window's title stays short
+/// and never says `0s`.
+fn to_tenths(duration: Duration) -> Duration {
+    let tenths = duration.as_micros().div_ceil(100_000);
+    Duration::from_millis(u64::try_from(tenths * 100).unwrap_or(u64::MAX))
+}
+
 /// `5` for whole seconds, `2.5` otherwise.
 fn format_secs(secs: f64) -> String {
     match secs.fract() == 0.0 {
@@ -187,6 +194,16 @@ pub struct ReporterHandle {
 impl ReporterHandle {
     /// Stop the reporter and wait for its thread; a partial window is not printed.
     pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    /// Print the window in progress, its length rounded to a tenth of a second, then stop:
+    /// a server's last report on its way out.
+    pub fn stop_after_last_window(mut self) {
+        if let Some(stop) = self.stop.take() {
+            // Sent before the sender drops, so the thread receives it before disconnecting.
+            let _ = stop.send(());
+        }
         self.shutdown();
     }
 
@@ -213,16 +230,26 @@ pub fn spawn_reporter(stats: Arc<Stats>, window: Duration, websocket: bool) -> R
         .name("stats-reporter".into())
         .spawn(move || {
             let mut last = stats.snapshot();
-            // Waiting on the channel is the sleep: it ends early only when told to stop.
-            while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(window) {
+            let mut started = Instant::now();
+            loop {
+                // Waiting on the channel is the sleep: it ends early only when told to stop.
+                let (length, is_last) = match stopped.recv_timeout(window) {
+                    Err(RecvTimeoutError::Timeout) => (window, false),
+                    Ok(()) => (to_tenths(started.elapsed()), true),
+                    Err(RecvTimeoutError::Disconnected) => return,
+                };
                 let now = stats.snapshot();
                 let text =
-                    format_window(&now.delta(&last), window, now.connections_opened, websocket);
+                    format_window(&now.delta(&last), length, now.connections_opened, websocket);
                 let mut stdout = std::io::stdout().lock();
                 let _ = stdout
                     .write_all(text.as_bytes())
                     .and_then(|()| stdout.flush());
+                if is_last {
+                    return;
+                }
                 last = now;
+                started = Instant::now();
             }
         });
 
@@ -313,6 +340,28 @@ mod tests {
             stats.count_answer(status);
         }
         assert_eq!(stats.snapshot().http_errors, 3);
+    }
+
+    #[test]
+    fn a_partial_window_is_titled_in_tenths_of_a_second() {
+        assert_eq!(
+            to_tenths(Duration::from_millis(2_340)),
+            Duration::from_millis(2_400)
+        );
+        assert_eq!(
+            to_tenths(Duration::from_micros(10)),
+            Duration::from_millis(100)
+        );
+        let title = format_window(
+            &StatsSnapshot::default(),
+            to_tenths(Duration::from_millis(1_201)),
+            0,
+            false,
+        );
+        assert!(
+            title.starts_with("[stats] --- 1.3s window ---\n"),
+            "{title}"
+        );
     }
 
     #[test]

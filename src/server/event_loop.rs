@@ -9,6 +9,12 @@
 //! socket is empty (`WouldBlock`, or a short read: see [`ReadUntil`]), or remember that it
 //! may still hold data. A connection that always has more to read gets [`READ_BUDGET`] bytes
 //! per turn and is put on a resume list, so one busy peer cannot starve the rest.
+//!
+//! A stop ([`StopHandle::request_stop`], from a signal handler or [`EventLoopHandle`]) is
+//! graceful: the listener closes, every WebSocket gets a Close with 1001 "going away"
+//! after what is already queued for it, every HTTP connection is closed once its last
+//! response is written, and the loop keeps running until they have all ended or
+//! [`SHUTDOWN_GRACE`] has passed; what is left then is dropped.
 
 use std::collections::VecDeque;
 use std::io::{self, Read};
@@ -25,12 +31,13 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use crate::chat::{self, Room};
 use crate::http::request::{Limits, Parsed, Request, RequestParser};
 use crate::http::response::{Response, error_response};
+use crate::server::SHUTDOWN_GRACE;
 use crate::server::out_queue::OutQueue;
 use crate::server::page;
 use crate::stats::Stats;
 use crate::websocket::trace::{Direction, FrameScanner, LOG_TARGET as TRACE_TARGET};
 use crate::websocket::trace::{http_head_line, request_head_line};
-use crate::websocket::{self, Event, Opcode};
+use crate::websocket::{self, CloseCode, Event, Opcode};
 
 const LISTENER: Token = Token(0);
 const WAKER: Token = Token(1);
@@ -57,6 +64,8 @@ const LINGER: Duration = Duration::from_secs(2);
 const MID_REQUEST_EOF: &str = "client closed mid-request";
 /// The 100 Continue interim response (RFC 9110 §15.2.1).
 const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+/// The reason in the Close frame a shutdown sends with 1001.
+const SHUTDOWN_REASON: &str = "server shutting down";
 
 /// Settings of the event-loop server.
 #[derive(Clone)]
@@ -242,10 +251,34 @@ impl TraceState {
     }
 }
 
+/// A shutdown under way: when it stops waiting, and how the connections open at its
+/// start have ended so far.
+struct Draining {
+    give_up_at: Instant,
+    closed_cleanly: usize,
+    dropped: usize,
+}
+
+/// Asks a running loop, from any thread, to shut down gracefully.
+#[derive(Clone)]
+pub struct StopHandle {
+    stop: Arc<AtomicBool>,
+    waker: Arc<Waker>,
+}
+
+impl StopHandle {
+    /// Start the graceful shutdown described in the module docs; returns at once.
+    pub fn request_stop(&self) -> io::Result<()> {
+        self.stop.store(true, Ordering::SeqCst);
+        self.waker.wake()
+    }
+}
+
 /// A running event-loop server, bound and ready.
 pub struct EventLoopServer {
     poll: Poll,
-    listener: TcpListener,
+    /// `None` once a shutdown began: no connection is accepted after that.
+    listener: Option<TcpListener>,
     local_addr: SocketAddr,
     config: EventLoopConfig,
     slots: Vec<Option<Conn>>,
@@ -261,16 +294,15 @@ pub struct EventLoopServer {
     stats: Arc<Stats>,
     read_buf: Vec<u8>,
     accept_paused_until: Option<Instant>,
-    stop: Arc<AtomicBool>,
-    waker: Arc<Waker>,
+    stopper: StopHandle,
+    draining: Option<Draining>,
 }
 
 /// Handle to a server running on its own thread.
 pub struct EventLoopHandle {
     local_addr: SocketAddr,
     stats: Arc<Stats>,
-    stop: Arc<AtomicBool>,
-    waker: Arc<Waker>,
+    stopper: StopHandle,
     thread: Option<JoinHandle<io::Result<()>>>,
 }
 
@@ -289,14 +321,14 @@ impl EventLoopHandle {
         self.thread.as_ref().map(|t| t.thread())
     }
 
-    /// Stop the loop and wait for its thread. Open connections are dropped.
+    /// Shut the server down gracefully and wait for its thread: open connections get
+    /// [`SHUTDOWN_GRACE`] to end cleanly, then are dropped.
     pub fn shutdown(mut self) -> io::Result<()> {
         self.stop_and_join()
     }
 
     fn stop_and_join(&mut self) -> io::Result<()> {
-        self.stop.store(true, Ordering::SeqCst);
-        self.waker.wake()?;
+        self.stopper.request_stop()?;
         match self.thread.take() {
             Some(t) => t
                 .join()
@@ -322,12 +354,15 @@ impl EventLoopServer {
         let local_addr = listener.local_addr()?;
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;
-        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let stopper = StopHandle {
+            stop: Arc::new(AtomicBool::new(false)),
+            waker: Arc::new(Waker::new(poll.registry(), WAKER)?),
+        };
         let stats = Arc::new(Stats::default());
         let room = Room::new(config.log_capacity, Arc::clone(&stats), config.quiet);
         Ok(EventLoopServer {
             poll,
-            listener,
+            listener: Some(listener),
             local_addr,
             config,
             slots: Vec::new(),
@@ -339,8 +374,8 @@ impl EventLoopServer {
             stats,
             read_buf: vec![0; READ_CHUNK],
             accept_paused_until: None,
-            stop: Arc::new(AtomicBool::new(false)),
-            waker,
+            stopper,
+            draining: None,
         })
     }
 
@@ -352,31 +387,34 @@ impl EventLoopServer {
         Arc::clone(&self.stats)
     }
 
+    /// What stops [`Self::run`] gracefully from another thread (a signal handler).
+    pub fn stop_handle(&self) -> StopHandle {
+        self.stopper.clone()
+    }
+
     /// Run the loop on a new thread named `event-loop`.
     pub fn spawn(self) -> io::Result<EventLoopHandle> {
         let local_addr = self.local_addr;
         let stats = self.stats();
-        let stop = Arc::clone(&self.stop);
-        let waker = Arc::clone(&self.waker);
+        let stopper = self.stop_handle();
         let thread = std::thread::Builder::new()
             .name("event-loop".into())
             .spawn(move || self.run())?;
         Ok(EventLoopHandle {
             local_addr,
             stats,
-            stop,
-            waker,
+            stopper,
             thread: Some(thread),
         })
     }
 
-    /// Run the loop on this thread until stopped.
+    /// Run the loop on this thread until stopped and shut down (see the module docs).
     pub fn run(mut self) -> io::Result<()> {
         info!("event-loop server listening on {}", self.local_addr);
         let mut events = Events::with_capacity(1024);
         let mut next_tick = Instant::now() + TIMER_TICK;
 
-        while !self.stop.load(Ordering::SeqCst) {
+        while !self.shutdown_over() {
             // Resumed readers mean there is work now: poll without sleeping.
             let timeout = if self.resume_reads.is_empty() {
                 next_tick.saturating_duration_since(Instant::now())
@@ -406,8 +444,83 @@ impl EventLoopServer {
             }
             self.free_slots.append(&mut self.closed_this_turn);
         }
-        info!("event-loop server on {} stopped", self.local_addr);
+        self.drop_the_rest();
         Ok(())
+    }
+
+    // ---- shutting down ---------------------------------------------------------------------
+
+    /// Whether the loop is done: a stop was asked for, and every connection has ended or the
+    /// grace time is over. The first call after the stop request starts the shutdown.
+    fn shutdown_over(&mut self) -> bool {
+        if self.draining.is_none() {
+            if !self.stopper.stop.load(Ordering::SeqCst) {
+                return false;
+            }
+            self.begin_shutdown();
+        }
+        let all_ended = self.slots.iter().all(Option::is_none);
+        let now = Instant::now();
+        all_ended || self.draining.as_ref().is_some_and(|d| now >= d.give_up_at)
+    }
+
+    fn begin_shutdown(&mut self) {
+        let open = self.slots.iter().flatten().count();
+        info!(
+            "event-loop server on {} shutting down: ending {open} connections, \
+             waiting up to {SHUTDOWN_GRACE:?}",
+            self.local_addr
+        );
+        // Dropping the listener closes it: a new client is refused at once instead of
+        // waiting in the accept queue for a server that will never accept it.
+        if let Some(mut listener) = self.listener.take() {
+            let _ = self.poll.registry().deregister(&mut listener);
+        }
+        self.draining = Some(Draining {
+            give_up_at: Instant::now() + SHUTDOWN_GRACE,
+            closed_cleanly: 0,
+            dropped: 0,
+        });
+        for slot in 0..self.slots.len() {
+            self.end_gracefully(slot);
+        }
+    }
+
+    /// Start ending one connection without losing what was already queued for it.
+    fn end_gracefully(&mut self, slot: usize) {
+        let Some(conn) = self.conn_mut(slot) else {
+            return;
+        };
+        match &mut conn.protocol {
+            // RFC 6455 §7.4.1: 1001, "going away", is the code for a server going down.
+            // The Close goes after the frames already queued (broadcasts included), and
+            // the peer's Close in reply completes the handshake (§7.1.2); data the peer
+            // sends meanwhile is discarded (§5.5.1).
+            Protocol::WebSocket(state) => {
+                state.ws.close(CloseCode::GOING_AWAY.0, SHUTDOWN_REASON);
+                self.collect_ws_output(slot);
+            }
+            // Answer no new request: the connection stops being read and closes (the
+            // staged close of `finish`) once the responses queued so far are written.
+            Protocol::Http(_) => conn.close_after_flush = true,
+        }
+        self.flush(slot);
+    }
+
+    /// The grace time is over (or nothing is left): drop what remains and report.
+    fn drop_the_rest(&mut self) {
+        for slot in 0..self.slots.len() {
+            self.drop_connection(slot, "shutdown grace time over");
+        }
+        let (cleanly, dropped) = self
+            .draining
+            .as_ref()
+            .map_or((0, 0), |d| (d.closed_cleanly, d.dropped));
+        info!(
+            "event-loop server on {} stopped: {cleanly} connections closed cleanly, \
+             {dropped} dropped",
+            self.local_addr
+        );
     }
 
     // ---- accepting ------------------------------------------------------------------------
@@ -418,7 +531,10 @@ impl EventLoopServer {
         }
         self.accept_paused_until = None;
         loop {
-            match self.listener.accept() {
+            let Some(listener) = &self.listener else {
+                return;
+            };
+            match listener.accept() {
                 Ok((socket, peer)) => self.add_connection(socket, peer),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -1110,6 +1226,18 @@ impl EventLoopServer {
         self.closed_this_turn.push(slot);
         Stats::add(&self.stats.connections_closed, 1);
 
+        // RFC 6455 §7.1.4: a WebSocket ends cleanly only once both Close frames crossed.
+        let clean = match &conn.protocol {
+            Protocol::Http(_) => clean,
+            Protocol::WebSocket(state) => clean && state.ws.closing_handshake_completed(),
+        };
+        if let Some(draining) = self.draining.as_mut() {
+            match clean {
+                true => draining.closed_cleanly += 1,
+                false => draining.dropped += 1,
+            }
+        }
+
         // HTTP ends are logged at debug: a poller opens one connection per request.
         let Protocol::WebSocket(state) = &conn.protocol else {
             return match clean {
@@ -1118,8 +1246,6 @@ impl EventLoopServer {
             };
         };
         self.stats.ws_open.fetch_sub(1, Ordering::Relaxed);
-        // RFC 6455 §7.1.4: clean only once both Close frames crossed.
-        let clean = clean && state.ws.closing_handshake_completed();
         // Why we closed (if we did), then how the connection ended.
         let failed = match &state.failure {
             Some(failure) => format!(" failed: {failure};"),

@@ -2,6 +2,7 @@
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
+use std::time::Duration;
 
 use socket2::{Domain, Socket, Type};
 
@@ -14,6 +15,12 @@ pub mod threaded;
 /// far above the 128 that `std::net::TcpListener::bind` asks for. Linux caps it at
 /// `net.core.somaxconn` (4096 on current kernels).
 pub const DEFAULT_BACKLOG: u32 = 1024;
+
+/// How long a shutting-down server waits for its connections to end well: WebSocket peers
+/// to answer our 1001 Close (RFC 6455 §7.1.2), clients to take their last responses,
+/// requests in progress to be answered. What is left then is dropped, so a peer that never
+/// answers cannot hold the server up.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
 
 /// A listening socket on `addr` whose accept queue holds `backlog` connections.
 ///

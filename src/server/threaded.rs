@@ -10,10 +10,15 @@
 //!
 //! The listen backlog is [`ThreadedConfig::backlog`] (see [`super::listen`]); a burst of
 //! connections beyond it makes clients wait for handshake retransmissions.
+//!
+//! [`ThreadedHandle::shutdown`] stops accepting, then waits up to [`SHUTDOWN_GRACE`] for
+//! the requests in progress (from their first byte to their response) to be answered;
+//! each of those answers says `Connection: close`. Idle keep-alive connections are left
+//! to end with the process.
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -22,6 +27,7 @@ use log::{debug, info, warn};
 
 use crate::chat::{DEFAULT_LOG_CAPACITY, Room, polling};
 use crate::http::{HttpError, Limits, Parsed, Request, RequestParser, Response, error_response};
+use crate::server::SHUTDOWN_GRACE;
 use crate::stats::Stats;
 
 /// Default for [`ThreadedConfig::request_timeout`].
@@ -42,6 +48,8 @@ const LINGER_MAX_BYTES: usize = 64 * 1024;
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(50);
 /// How long shutdown waits for the connection that wakes the accept loop.
 const WAKE_TIMEOUT: Duration = Duration::from_secs(1);
+/// How often shutdown looks whether the requests in progress have been answered.
+const IN_FLIGHT_CHECK: Duration = Duration::from_millis(10);
 /// The WebSocket path, which this server refuses.
 const WS_PATH: &str = "/ws";
 const NO_WEBSOCKET: &str = "this server has no WebSocket support; use pushpull serve";
@@ -80,6 +88,26 @@ struct Shared {
     stats: Arc<Stats>,
     limits: Limits,
     request_timeout: Duration,
+    /// Requests between their first byte and their response written (see [`InFlight`]).
+    in_flight: AtomicUsize,
+    /// A shutdown began: every answer from now on closes its connection.
+    stopping: AtomicBool,
+}
+
+/// One request in progress, counted in [`Shared::in_flight`] for as long as it lives.
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl<'a> InFlight<'a> {
+    fn enter(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::SeqCst);
+        InFlight(count)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// A bound, not yet accepting, threaded server.
@@ -110,6 +138,8 @@ impl ThreadedServer {
             stats,
             limits: config.limits,
             request_timeout: config.request_timeout,
+            in_flight: AtomicUsize::new(0),
+            stopping: AtomicBool::new(false),
         });
         Ok(ThreadedServer {
             listener,
@@ -130,7 +160,7 @@ impl ThreadedServer {
     pub fn spawn(self) -> io::Result<ThreadedHandle> {
         let stop = Arc::new(AtomicBool::new(false));
         let handle_stop = Arc::clone(&stop);
-        let (addr, stats) = (self.addr, self.stats());
+        let (addr, shared) = (self.addr, Arc::clone(&self.shared));
         info!("threaded server listening on http://{addr} (one thread per connection)");
 
         let thread = thread::Builder::new()
@@ -138,20 +168,10 @@ impl ThreadedServer {
             .spawn(move || accept_loop(&self.listener, &self.shared, &stop))?;
         Ok(ThreadedHandle {
             addr,
-            stats,
+            shared,
             stop: handle_stop,
             thread: Some(thread),
         })
-    }
-
-    /// Accept on this thread, forever (for the CLI).
-    pub fn run(self) -> io::Result<()> {
-        info!(
-            "threaded server listening on http://{} (one thread per connection)",
-            self.addr
-        );
-        accept_loop(&self.listener, &self.shared, &AtomicBool::new(false));
-        Ok(())
     }
 }
 
@@ -159,7 +179,7 @@ impl ThreadedServer {
 #[derive(Debug)]
 pub struct ThreadedHandle {
     addr: SocketAddr,
-    stats: Arc<Stats>,
+    shared: Arc<Shared>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -170,13 +190,33 @@ impl ThreadedHandle {
     }
 
     pub fn stats(&self) -> Arc<Stats> {
-        Arc::clone(&self.stats)
+        Arc::clone(&self.shared.stats)
     }
 
-    /// Stop accepting and wait for the accept thread. Connections already open are served
-    /// until their clients close them or they sit idle for `request_timeout`.
+    /// Stop accepting, then wait up to [`SHUTDOWN_GRACE`] for the requests in progress to
+    /// be answered (see the module docs).
     pub fn shutdown(mut self) {
+        self.shut_down();
+    }
+
+    fn shut_down(&mut self) {
+        if self.thread.is_none() {
+            return;
+        }
+        info!("threaded server on {} shutting down", self.addr);
+        self.shared.stopping.store(true, Ordering::SeqCst);
         self.stop_accepting();
+
+        let give_up_at = Instant::now() + SHUTDOWN_GRACE;
+        let mut unanswered = self.shared.in_flight.load(Ordering::SeqCst);
+        while unanswered > 0 && Instant::now() < give_up_at {
+            thread::sleep(IN_FLIGHT_CHECK);
+            unanswered = self.shared.in_flight.load(Ordering::SeqCst);
+        }
+        info!(
+            "threaded server on {} stopped: {unanswered} requests left unanswered",
+            self.addr
+        );
     }
 
     fn stop_accepting(&mut self) {
@@ -198,13 +238,12 @@ impl ThreadedHandle {
             return;
         }
         let _ = thread.join();
-        info!("threaded server on {} stopped accepting", self.addr);
     }
 }
 
 impl Drop for ThreadedHandle {
     fn drop(&mut self) {
-        self.stop_accepting();
+        self.shut_down();
     }
 }
 
@@ -291,6 +330,8 @@ struct Connection<'a> {
     parser: RequestParser,
     /// When the request partway in must be complete; `None` between requests.
     deadline: Option<Instant>,
+    /// Counts the request partway in, for as long as `deadline` is set.
+    partway: Option<InFlight<'a>>,
 }
 
 impl<'a> Connection<'a> {
@@ -299,6 +340,7 @@ impl<'a> Connection<'a> {
             shared,
             parser: RequestParser::new(shared.limits),
             deadline: None,
+            partway: None,
         }
     }
 
@@ -313,8 +355,10 @@ impl<'a> Connection<'a> {
             // The deadline runs from the first byte of a request to its last.
             if self.parser.is_idle() {
                 self.deadline = None;
+                self.partway = None;
             } else if self.deadline.is_none() {
                 self.deadline = Some(Instant::now() + self.shared.request_timeout);
+                self.partway = Some(InFlight::enter(&self.shared.in_flight));
             }
             let wait = self
                 .deadline
@@ -327,7 +371,10 @@ impl<'a> Connection<'a> {
                 Some(0) => return Ok(Ending::ClientClosedMidRequest),
                 Some(n) => self.parser.push(&chunk[..n]),
                 None if self.parser.is_idle() => return Ok(Ending::IdleTimeout),
-                None => return refuse(stream, self.shared, &HttpError::RequestTimeout),
+                None => {
+                    self.partway = None;
+                    return refuse(stream, self.shared, &HttpError::RequestTimeout);
+                }
             }
         }
     }
@@ -339,13 +386,24 @@ impl<'a> Connection<'a> {
             let parsed = match self.parser.next() {
                 Ok(Some(parsed)) => parsed,
                 Ok(None) => return Ok(None),
-                Err(err) => return refuse(stream, self.shared, &err).map(Some),
+                // A refused request is no longer in flight: no shutdown waits for it.
+                Err(err) => {
+                    self.partway = None;
+                    return refuse(stream, self.shared, &err).map(Some);
+                }
             };
             match parsed {
                 Parsed::Continue => stream.write_all(CONTINUE)?,
                 Parsed::Request(request) => {
                     self.deadline = None;
-                    if !respond(stream, self.shared, &request)? {
+                    // In flight until answered, whether or not it arrived in one read.
+                    let answering = self
+                        .partway
+                        .take()
+                        .unwrap_or_else(|| InFlight::enter(&self.shared.in_flight));
+                    let keep_open = respond(stream, self.shared, &request)?;
+                    drop(answering);
+                    if !keep_open {
                         linger_close(stream);
                         return Ok(Some(Ending::ServerClosed));
                     }
@@ -391,7 +449,11 @@ fn respond(stream: &mut TcpStream, shared: &Shared, request: &Request) -> io::Re
             polling::handle(request, &mut room).response
         }
     };
-    let response = response.for_request(&request.head);
+    let mut response = response.for_request(&request.head);
+    // Shutting down: this answer is the connection's last (RFC 9112 §9.6).
+    if shared.stopping.load(Ordering::SeqCst) {
+        response.close = true;
+    }
 
     send(stream, shared, &response, request.head.method == "HEAD")?;
     Ok(!response.close)
