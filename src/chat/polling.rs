@@ -22,7 +22,8 @@
 //!   restarted (ids begin at 1 again) or the id is wrong; the poller should resume with
 //!   `since=M-1` rather than skip this server's messages up to its old `since`.
 //!
-//! `since` equal to N is the normal empty poll: 200 with `[]`.
+//! `since` equal to N is the normal empty poll: 200 with `[]`. Ids carry no mark of the
+//! server run, so a restart shows only while a poller's `since` is above the new newest id.
 
 use serde::Serialize;
 
