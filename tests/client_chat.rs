@@ -287,3 +287,135 @@ fn unreachable_server_is_retried_after_one_then_two_seconds() {
     assert_eq!(report.clients[0].connect_failures, 2);
     assert_eq!(report.clients[0].connections_opened, 0);
 }
+
+/// Posts one message on its own connection, as `name`, stamped `sent_at`.
+fn post_raw(addr: SocketAddr, text: &str, sent_at: f64) {
+    let body = format!(r#"{{"name":"Zed","text":"{text}","sent_at":{sent_at}}}"#);
+    let request = format!(
+        "POST /messages HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(RUN_LIMIT)).unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 201 "), "{answer}");
+}
+
+fn now_ms() -> f64 {
+    Now::system().unix_ms
+}
+
+/// A poller with a long interval joins a log of several capped pages: it asks for each next
+/// page at once, so the whole log arrives in as many polls as there are pages.
+#[test]
+fn a_late_poller_catches_up_through_capped_pages_without_waiting() {
+    use pushpull::chat::polling::MAX_POLL_MESSAGES;
+
+    let server = threaded_server();
+    let addr = server.local_addr();
+    let total = 2 * MAX_POLL_MESSAGES + 50;
+    for i in 1..=total {
+        post_raw(addr, &format!("m{i}"), 1.0);
+    }
+
+    let url = Url::parse(&format!("http://{addr}")).unwrap();
+    let mut config = PollerConfig::new("Late", url);
+    config.interval = Duration::from_secs(30);
+    let client: Box<dyn ChatClient + Send> = Box::new(Poller::new(config, Now::system()));
+    let config = DriverConfig {
+        duration: Some(Duration::from_secs(2)),
+        ..DriverConfig::default()
+    };
+    let mut driver = Driver::new(config).unwrap();
+    driver.add_client(client, addr, Schedule::Manual);
+    let seen: Seen = Arc::default();
+    let sink = Arc::clone(&seen);
+    driver.set_observer(Box::new(move |i, e| {
+        sink.lock().unwrap().push((i, e.clone()))
+    }));
+    let report = driver.run().unwrap();
+
+    let history: Vec<u64> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|(_, e)| match e {
+            ClientEvent::History { message } => Some(message.id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(history, (1..=total as u64).collect::<Vec<_>>());
+    // Three pages, three polls: none waited for the 30-second interval.
+    assert_eq!(report.clients[0].polls_sent, 3, "{:?}", report.clients[0]);
+    server.shutdown();
+}
+
+/// A poller that outlives its server: the new server on the same port numbers from 1
+/// again, and the poller must start over there instead of skipping ids up to its old one.
+#[test]
+fn a_poller_starts_over_on_a_restarted_server() {
+    let first = threaded_server();
+    let addr = first.local_addr();
+    for text in ["old1", "old2", "old3"] {
+        post_raw(addr, text, 1.0);
+    }
+
+    let config = DriverConfig {
+        duration: Some(RUN_LIMIT),
+        ..DriverConfig::default()
+    };
+    let mut driver = Driver::new(config).unwrap();
+    driver.add_client(poller("Bob", addr, false), addr, Schedule::Manual);
+    let seen: Seen = Arc::default();
+    let sink = Arc::clone(&seen);
+    driver.set_observer(Box::new(move |i, e| {
+        sink.lock().unwrap().push((i, e.clone()))
+    }));
+    let stopper = driver.handle();
+    let running = std::thread::spawn(move || driver.run().unwrap());
+
+    let has = |wanted: &dyn Fn(&ClientEvent) -> bool| {
+        let deadline = Instant::now() + RUN_LIMIT / 2;
+        while Instant::now() < deadline {
+            if seen.lock().unwrap().iter().any(|(_, e)| wanted(e)) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    };
+    assert!(has(
+        &|e| matches!(e, ClientEvent::History { message } if message.id == 3)
+    ));
+
+    first.shutdown();
+    let config = ThreadedConfig {
+        quiet: true,
+        ..ThreadedConfig::default()
+    };
+    let second = ThreadedServer::bind(addr, config).unwrap().spawn().unwrap();
+    for text in ["new1", "new2"] {
+        post_raw(addr, text, now_ms());
+    }
+    let got_new2 =
+        has(&|e| matches!(e, ClientEvent::Received { message, .. } if message.text == "new2"));
+    stopper.stop().unwrap();
+    running.join().unwrap();
+    second.shutdown();
+
+    assert!(got_new2, "{:?}", seen.lock().unwrap());
+    assert_eq!(received_by(&seen, 0), ["Zed: new1", "Zed: new2"]);
+    let resets: Vec<u64> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|(_, e)| match e {
+            ClientEvent::Reset { last_seen, .. } => Some(*last_seen),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(resets, [3]);
+}

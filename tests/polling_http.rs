@@ -8,6 +8,8 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use pushpull::chat::DEFAULT_LOG_CAPACITY;
+use pushpull::chat::message::MAX_TEXT_CHARS;
+use pushpull::chat::polling::{MAX_POLL_BYTES, MAX_POLL_MESSAGES};
 use pushpull::http::Limits;
 use pushpull::server::event_loop::{EventLoopConfig, EventLoopHandle, EventLoopServer};
 use pushpull::server::threaded::{ThreadedConfig, ThreadedHandle, ThreadedServer};
@@ -534,7 +536,111 @@ fn a_since_evicted_from_the_log_gets_410_with_the_oldest_id(kind: Kind) {
     assert_eq!(ids, [2, 3]);
 }
 
+/// A `since` beyond the newest id (a poller that outlived a server restart) gets 410, so it
+/// can start over instead of skipping this server's messages up to its old `since`.
+fn a_since_past_the_newest_id_gets_410_with_both_ends_of_the_log(kind: Kind) {
+    let server = start(kind, TIMEOUT);
+    for _ in 0..2 {
+        assert_eq!(exchange(&server, POST_HELLO).0.status(), 201);
+    }
+
+    let (current, _) = exchange(&server, &get("/messages?since=2"));
+    assert_eq!(
+        (current.status(), current.body.as_slice()),
+        (200, &b"[]"[..])
+    );
+
+    let (gone, _) = exchange(&server, &get("/messages?since=3"));
+    assert_eq!(gone.status(), 410, "{}", gone.text());
+    let body: serde_json::Value = serde_json::from_slice(&gone.body).unwrap();
+    assert_eq!(
+        (&body["oldest_id"], &body["newest_id"]),
+        (&1.into(), &2.into())
+    );
+    assert!(
+        body["error"].as_str().unwrap().contains("restarted"),
+        "{body}"
+    );
+}
+
+/// A POST of `chars` copies of `ch`.
+fn post_text(ch: char, chars: usize) -> Vec<u8> {
+    let text: String = std::iter::repeat_n(ch, chars).collect();
+    let body = format!(r#"{{"name":"A","text":"{text}","sent_at":1.0}}"#);
+    format!(
+        "POST /messages HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// The ids in a poll answer and its `Link` value, if any.
+fn page(client: &mut Client, since: u64) -> (Vec<u64>, Option<String>) {
+    client.send(&get(&format!("/messages?since={since}")));
+    let answer = client.read_answer(false);
+    assert_eq!(answer.status(), 200, "{}", answer.head);
+    let link = answer
+        .head
+        .lines()
+        .find_map(|l| l.strip_prefix("Link: "))
+        .map(str::to_string);
+    let messages: Vec<serde_json::Value> = serde_json::from_slice(&answer.body).unwrap();
+    let ids = messages.iter().map(|m| m["id"].as_u64().unwrap()).collect();
+    (ids, link)
+}
+
+/// Posts `count` messages of `chars` copies of `ch` on one connection.
+fn post_many(server: &Server, count: usize, ch: char, chars: usize) -> Client {
+    let mut client = Client::connect(server);
+    let request = post_text(ch, chars);
+    for _ in 0..count {
+        client.send(&request);
+        assert_eq!(client.read_answer(false).status(), 201);
+    }
+    client
+}
+
+/// A late joiner on a long log gets it a page at a time, oldest first, with a next link.
+fn a_poll_answer_is_capped_in_messages_and_pages_with_since(kind: Kind) {
+    let server = start(kind, TIMEOUT);
+    let total = MAX_POLL_MESSAGES as u64 + 20;
+    let mut client = post_many(&server, total as usize, 'x', 1);
+
+    let (first, link) = page(&mut client, 0);
+    assert_eq!(first, (1..=MAX_POLL_MESSAGES as u64).collect::<Vec<_>>());
+    let next = format!("</messages?since={MAX_POLL_MESSAGES}>; rel=\"next\"");
+    assert_eq!(link.as_deref(), Some(next.as_str()));
+
+    let (rest, link) = page(&mut client, *first.last().unwrap());
+    assert_eq!(
+        rest,
+        (MAX_POLL_MESSAGES as u64 + 1..=total).collect::<Vec<_>>()
+    );
+    assert_eq!(link, None);
+}
+
+fn a_poll_answer_is_capped_in_bytes(kind: Kind) {
+    let server = start(kind, TIMEOUT);
+    // The longest text a message may have, in 4-byte characters: about 16 KB each.
+    let mut client = post_many(&server, 80, '\u{1F600}', MAX_TEXT_CHARS);
+
+    client.send(&get("/messages?since=0"));
+    let answer = client.read_answer(false);
+    assert!(answer.body.len() <= MAX_POLL_BYTES, "{}", answer.body.len());
+    assert!(answer.head.contains("rel=\"next\""), "{}", answer.head);
+    let messages: Vec<serde_json::Value> = serde_json::from_slice(&answer.body).unwrap();
+    let last = messages.last().unwrap()["id"].as_u64().unwrap();
+    assert!((1..80).contains(&last), "first page ends at {last}");
+
+    let (rest, link) = page(&mut client, last);
+    assert_eq!(rest, (last + 1..=80).collect::<Vec<_>>());
+    assert_eq!(link, None);
+}
+
 on_both_servers!(
+    a_since_past_the_newest_id_gets_410_with_both_ends_of_the_log,
+    a_poll_answer_is_capped_in_messages_and_pages_with_since,
+    a_poll_answer_is_capped_in_bytes,
     rfc9112_3_2_2_an_absolute_form_target_is_served,
     a_since_evicted_from_the_log_gets_410_with_the_oldest_id,
     request_written_one_byte_at_a_time_gets_a_byte_exact_answer,

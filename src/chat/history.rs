@@ -1,17 +1,22 @@
 //! The bounded message log pollers read from.
 
-use std::collections::VecDeque;
+use std::collections::{VecDeque, vec_deque};
 
 use super::{ClientMessage, StoredMessage};
 
 /// Default number of messages kept.
 pub const DEFAULT_LOG_CAPACITY: usize = 10_000;
 
-/// A poller asked for messages that have been evicted: everything before
-/// `oldest_available` is gone, so it missed some.
+/// Why the log cannot answer "the messages after `since`".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Gap {
-    pub oldest_available: u64,
+pub enum Gap {
+    /// Message `since + 1` was evicted: everything before `oldest_available` is gone, so the
+    /// poller missed some.
+    Evicted { oldest_available: u64 },
+    /// `since` is past the newest id this log ever gave out. The poller got that id from
+    /// somewhere else: most likely an earlier run of the server, whose ids this one reuses
+    /// from 1. Answering "nothing newer" would make it skip this log's messages up to `since`.
+    Unknown { newest: u64 },
 }
 
 /// A ring of the latest messages. Ids start at 1 and increase by 1, so the messages held
@@ -50,22 +55,27 @@ impl ChatLog {
         &self.messages[self.messages.len() - 1]
     }
 
-    /// Messages with id greater than `since`, oldest first. `Err(Gap)` when message
-    /// `since + 1` was already evicted. A `since` at or past the last id gets an empty list.
-    pub fn since(&self, since: u64) -> Result<Vec<&StoredMessage>, Gap> {
+    /// Messages with id greater than `since`, oldest first. A `since` equal to the last id
+    /// gets nothing (the normal empty poll); one past it is [`Gap::Unknown`], and one whose
+    /// next message was evicted is [`Gap::Evicted`].
+    pub fn since(&self, since: u64) -> Result<vec_deque::Iter<'_, StoredMessage>, Gap> {
+        if since > self.last_id() {
+            return Err(Gap::Unknown {
+                newest: self.last_id(),
+            });
+        }
+
         let oldest = self.oldest_id();
-        let first_wanted = since.saturating_add(1);
+        let first_wanted = since + 1;
         if first_wanted < oldest {
-            return Err(Gap {
+            return Err(Gap::Evicted {
                 oldest_available: oldest,
             });
         }
 
+        // Ids are consecutive, so `first_wanted` sits at this offset (at most the length).
         let skip = usize::try_from(first_wanted - oldest).unwrap_or(usize::MAX);
-        match skip < self.messages.len() {
-            true => Ok(self.messages.range(skip..).collect()),
-            false => Ok(Vec::new()),
-        }
+        Ok(self.messages.range(skip.min(self.messages.len())..))
     }
 
     /// The id of the latest message, 0 before the first.
@@ -105,8 +115,8 @@ mod tests {
         }
     }
 
-    fn ids(found: Result<Vec<&StoredMessage>, Gap>) -> Result<Vec<u64>, Gap> {
-        found.map(|messages| messages.iter().map(|m| m.id).collect())
+    fn ids(found: Result<vec_deque::Iter<'_, StoredMessage>, Gap>) -> Result<Vec<u64>, Gap> {
+        found.map(|messages| messages.map(|m| m.id).collect())
     }
 
     #[test]
@@ -126,8 +136,22 @@ mod tests {
         }
         assert_eq!(ids(log.since(0)), Ok(vec![1, 2, 3]));
         assert_eq!(ids(log.since(2)), Ok(vec![3]));
-        assert_eq!(ids(log.since(3)), Ok(vec![]));
-        assert_eq!(ids(log.since(u64::MAX)), Ok(vec![]));
+        assert_eq!(
+            ids(log.since(3)),
+            Ok(vec![]),
+            "since at the last id: nothing new"
+        );
+    }
+
+    #[test]
+    fn a_since_past_the_last_id_is_unknown_not_an_empty_list() {
+        let mut log = ChatLog::new(10);
+        assert_eq!(ids(log.since(3)), Err(Gap::Unknown { newest: 0 }));
+        for text in ["a", "b"] {
+            log.append(message(text));
+        }
+        assert_eq!(ids(log.since(3)), Err(Gap::Unknown { newest: 2 }));
+        assert_eq!(ids(log.since(u64::MAX)), Err(Gap::Unknown { newest: 2 }));
     }
 
     #[test]
@@ -139,13 +163,13 @@ mod tests {
         assert_eq!(log.len(), 2);
         assert_eq!(
             ids(log.since(1)),
-            Err(Gap {
+            Err(Gap::Evicted {
                 oldest_available: 3
             })
         );
         assert_eq!(
             ids(log.since(0)),
-            Err(Gap {
+            Err(Gap::Evicted {
                 oldest_available: 3
             })
         );

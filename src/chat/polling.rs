@@ -2,19 +2,32 @@
 //!
 //! | request                  | answer                                                      |
 //! |--------------------------|-------------------------------------------------------------|
-//! | `GET /messages?since=N`  | 200, JSON array of messages with id > N (`since` absent: 0) |
+//! | `GET /messages?since=N`  | 200, JSON array of the oldest messages with id > N, capped  |
 //! | `HEAD /messages?since=N` | as GET, without the body                                    |
 //! | `POST /messages`         | 201, the stored message; the body is a [`ClientMessage`]    |
 //! | other method             | 405 with `Allow: GET, HEAD, POST`                           |
 //! | other path               | 404                                                         |
 //!
-//! Errors carry `{"error": "<reason>"}`. When message N+1 has been evicted from the log the
-//! poll gets **410 Gone** with `{"error": ..., "oldest_id": M}`: the poller missed messages
-//! N+1..M-1 and can resume with `since=M-1`.
+//! `since` absent means 0. One answer holds at most [`MAX_POLL_MESSAGES`] messages and about
+//! [`MAX_POLL_BYTES`] of JSON (but always at least one message, so every poll makes progress):
+//! a client joining a long log pages through it, asking again with `since` set to the highest
+//! id it got. A capped answer says so with `Link: </messages?since=K>; rel="next"`
+//! (RFC 8288 §3), so the client can ask again at once instead of after its poll interval.
+//!
+//! Errors carry `{"error": "<reason>"}`. A `since` the log cannot answer gets **410 Gone**
+//! with `{"error": ..., "oldest_id": M, "newest_id": N}`:
+//! - message `since+1` was evicted from the bounded log: the poller missed messages
+//!   `since+1..M-1` and can resume with `since=M-1`;
+//! - `since` is greater than N, the newest id stored: the server never gave out that id. It
+//!   restarted (ids begin at 1 again) or the id is wrong; the poller should resume with
+//!   `since=M-1` rather than skip this server's messages up to its old `since`.
+//!
+//! `since` equal to N is the normal empty poll: 200 with `[]`. Ids carry no mark of the
+//! server run, so a restart shows only while a poller's `since` is above the new newest id.
 
 use serde::Serialize;
 
-use super::{ClientMessage, Room, StoredMessage, parse_client_message};
+use super::{ChatLog, ClientMessage, Gap, Room, StoredMessage, parse_client_message};
 use crate::http::response::JSON;
 use crate::http::{Request, Response};
 use crate::stats::Stats;
@@ -23,6 +36,14 @@ use crate::stats::Stats;
 pub const MESSAGES_PATH: &str = "/messages";
 /// The methods `/messages` answers (RFC 9110 §15.5.6: a 405 MUST list them in Allow).
 pub const MESSAGES_ALLOW: &str = "GET, HEAD, POST";
+
+/// Most messages in one poll answer. Without a cap, `since=0` on a full log would build the
+/// whole log (10,000 messages of up to ~16 KB) in memory for one connection, and a client
+/// refusing large bodies could never get past it.
+pub const MAX_POLL_MESSAGES: usize = 500;
+
+/// Most bytes of JSON in one poll answer, unless its first message alone is larger.
+pub const MAX_POLL_BYTES: usize = 1024 * 1024;
 
 /// The answer to one request, and the message it stored, if any (the event loop pushes a
 /// posted message to its WebSocket clients).
@@ -50,6 +71,15 @@ struct ErrorBody<'a> {
 struct GapBody<'a> {
     error: &'a str,
     oldest_id: u64,
+    newest_id: u64,
+}
+
+/// One poll answer's messages as a JSON array, and whether the cap cut it short.
+struct Page {
+    json: Vec<u8>,
+    count: usize,
+    last_id: u64,
+    capped: bool,
 }
 
 /// Answer one request for the chat room. Connection handling (keep-alive, close) is left
@@ -85,21 +115,81 @@ fn poll(req: &Request, room: &Room) -> Response {
         Stats::add(&room.stats.polls, 1);
     }
 
-    match room.log.since(since) {
-        Ok(messages) => {
-            if counts && messages.is_empty() {
-                Stats::add(&room.stats.empty_polls, 1);
-            }
-            Response::json(200, &messages)
-        }
-        Err(gap) => Response::json(
-            410,
-            &GapBody {
-                error: "messages after since were evicted from the log; resume from oldest_id",
-                oldest_id: gap.oldest_available,
-            },
-        ),
+    let messages = match room.log.since(since) {
+        Ok(messages) => messages,
+        Err(gap) => return gone(gap, &room.log),
+    };
+    let page = match page_of(messages) {
+        Ok(page) => page,
+        Err(err) => return Response::text(500, &format!("cannot encode messages: {err}")),
+    };
+    if counts && page.count == 0 {
+        Stats::add(&room.stats.empty_polls, 1);
     }
+
+    let response = Response::new(200)
+        .header("Content-Type", JSON)
+        .body(page.json);
+    match page.capped {
+        // RFC 8288 §3: the target of a "next" link is the following page.
+        true => response.header(
+            "Link",
+            &format!("<{MESSAGES_PATH}?since={}>; rel=\"next\"", page.last_id),
+        ),
+        false => response,
+    }
+}
+
+/// The oldest messages, up to [`MAX_POLL_MESSAGES`] and [`MAX_POLL_BYTES`], as the JSON
+/// array `serde_json` would write for them. The first message always goes in, whatever its
+/// size, so a poll never comes back empty while there is something newer.
+fn page_of<'a>(
+    messages: impl Iterator<Item = &'a StoredMessage>,
+) -> Result<Page, serde_json::Error> {
+    let mut page = Page {
+        json: vec![b'['],
+        count: 0,
+        last_id: 0,
+        capped: false,
+    };
+    for message in messages {
+        let encoded = serde_json::to_vec(message)?;
+
+        // The comma before it and the closing bracket after it count too.
+        let too_big = page.json.len() + 1 + encoded.len() + 1 > MAX_POLL_BYTES;
+        if page.count == MAX_POLL_MESSAGES || (page.count > 0 && too_big) {
+            page.capped = true;
+            break;
+        }
+
+        if page.count > 0 {
+            page.json.push(b',');
+        }
+        page.json.extend(encoded);
+        page.count += 1;
+        page.last_id = message.id;
+    }
+    page.json.push(b']');
+    Ok(page)
+}
+
+/// 410 Gone: the log cannot answer this `since`; the body says where to resume.
+fn gone(gap: Gap, log: &ChatLog) -> Response {
+    let error = match gap {
+        Gap::Evicted { .. } => {
+            "messages after since were evicted from the log; resume from oldest_id"
+        }
+        Gap::Unknown { .. } => {
+            "this server does not know since: it is newer than newest_id (the server \
+             restarted, or the id is wrong); resume from oldest_id"
+        }
+    };
+    let body = GapBody {
+        error,
+        oldest_id: log.oldest_id(),
+        newest_id: log.last_id(),
+    };
+    Response::json(410, &body)
 }
 
 /// `since=N` from the query: absent means 0; anything but decimal digits is refused.
@@ -228,6 +318,102 @@ mod tests {
             (gone.status, json(&gone)["oldest_id"].clone()),
             (410, 3.into())
         );
+    }
+
+    #[test]
+    fn a_since_past_the_newest_id_gets_410_not_an_empty_list() {
+        // A poller that saw ids up to 3 from an earlier run, asking a fresh server that
+        // holds only 1 and 2: an empty 200 would make it skip both.
+        let mut room = room(10);
+        for _ in 0..2 {
+            handle(&request("POST", "/messages", &[], HELLO), &mut room);
+        }
+        let newest = handle(&request("GET", "/messages?since=2", &[], b""), &mut room).response;
+        assert_eq!((newest.status, json(&newest)), (200, serde_json::json!([])));
+
+        let unknown = handle(&request("GET", "/messages?since=3", &[], b""), &mut room).response;
+        let body = json(&unknown);
+        assert_eq!(unknown.status, 410);
+        assert_eq!(
+            (&body["oldest_id"], &body["newest_id"]),
+            (&1.into(), &2.into())
+        );
+        assert!(
+            body["error"].as_str().unwrap().contains("restarted"),
+            "{body}"
+        );
+    }
+
+    fn post_many(room: &mut Room, count: usize, text_len: usize) {
+        let text = "x".repeat(text_len);
+        for _ in 0..count {
+            room.post(ClientMessage {
+                name: "A".into(),
+                text: text.clone(),
+                sent_at: 0.0,
+            });
+        }
+    }
+
+    fn ids(response: &Response) -> Vec<u64> {
+        let messages = json(response);
+        let messages = messages.as_array().unwrap();
+        messages.iter().map(|m| m["id"].as_u64().unwrap()).collect()
+    }
+
+    fn next_link(response: &Response) -> Option<&str> {
+        let links = response.headers.iter().filter(|(name, _)| name == "Link");
+        links.map(|(_, value)| value.as_str()).next()
+    }
+
+    #[test]
+    fn a_poll_answer_holds_at_most_max_poll_messages_oldest_first() {
+        let mut room = room(2 * MAX_POLL_MESSAGES);
+        post_many(&mut room, MAX_POLL_MESSAGES + 3, 1);
+        let first = handle(&request("GET", "/messages?since=0", &[], b""), &mut room).response;
+        let expected: Vec<u64> = (1..=MAX_POLL_MESSAGES as u64).collect();
+        assert_eq!(ids(&first), expected);
+        let link = format!("</messages?since={MAX_POLL_MESSAGES}>; rel=\"next\"");
+        assert_eq!(next_link(&first), Some(link.as_str()));
+
+        let target = format!("/messages?since={MAX_POLL_MESSAGES}");
+        let rest = handle(&request("GET", &target, &[], b""), &mut room).response;
+        assert_eq!(ids(&rest).len(), 3);
+        assert_eq!(next_link(&rest), None, "the last page links nowhere");
+    }
+
+    #[test]
+    fn a_poll_answer_stays_under_max_poll_bytes() {
+        let mut room = room(1000);
+        post_many(&mut room, 100, 16 * 1024);
+        let page = handle(&request("GET", "/messages", &[], b""), &mut room).response;
+        assert!(
+            page.body.len() <= MAX_POLL_BYTES,
+            "{} bytes",
+            page.body.len()
+        );
+        let count = ids(&page).len();
+        assert!((60..100).contains(&count), "{count} messages of 16 KiB");
+        assert!(next_link(&page).is_some());
+    }
+
+    #[test]
+    fn a_message_larger_than_the_byte_cap_still_goes_out_alone() {
+        let mut room = room(10);
+        post_many(&mut room, 2, MAX_POLL_BYTES);
+        let first = handle(&request("GET", "/messages", &[], b""), &mut room).response;
+        assert_eq!(ids(&first), [1]);
+        let second = handle(&request("GET", "/messages?since=1", &[], b""), &mut room).response;
+        assert_eq!(ids(&second), [2]);
+    }
+
+    #[test]
+    fn a_page_is_the_json_serde_would_write() {
+        let mut room = room(10);
+        post_many(&mut room, 3, 5);
+        let page = handle(&request("GET", "/messages", &[], b""), &mut room).response;
+        let all: Vec<&StoredMessage> = room.log.since(0).unwrap().collect();
+        assert_eq!(page.body, serde_json::to_vec(&all).unwrap());
     }
 
     #[test]

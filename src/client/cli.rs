@@ -225,6 +225,13 @@ fn print_event(event: &ClientEvent, latencies: &Mutex<Vec<f64>>) {
         ClientEvent::Gap { missed, oldest_id } => {
             println!("-- missed {missed} messages (server history now starts at #{oldest_id})")
         }
+        ClientEvent::Reset {
+            last_seen,
+            newest_id,
+        } => println!(
+            "-- the server restarted: its newest message is #{newest_id}, not #{last_seen}; \
+             reading it from the start"
+        ),
         ClientEvent::ServerError(error) => println!("-- server error: {error}"),
         ClientEvent::Dropped { text } => warn!("not sent: {text:?}"),
         // The client logs connection changes itself.

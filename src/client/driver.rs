@@ -916,6 +916,7 @@ fn count(counters: &mut ClientCounters, event: &ClientEvent) {
         ClientEvent::Gap { missed, .. } => counters.messages_missed += missed,
         ClientEvent::Dropped { .. } => counters.messages_dropped += 1,
         ClientEvent::History { .. }
+        | ClientEvent::Reset { .. }
         | ClientEvent::Connected
         | ClientEvent::Reconnecting { .. }
         | ClientEvent::ServerError(_) => {}

@@ -74,6 +74,10 @@ pub enum ClientEvent {
     /// A poll got 410 Gone: `missed` messages fell out of the server's log
     /// before this client saw them.
     Gap { missed: u64, oldest_id: u64 },
+    /// A poll got 410 Gone because the server knows no id as high as
+    /// `last_seen` (its newest is `newest_id`): it restarted and numbers from 1
+    /// again. The client starts over from the server's oldest message.
+    Reset { last_seen: u64, newest_id: u64 },
     /// The WebSocket handshake completed.
     Connected,
     /// The connection is gone and a new one will be tried after `retry_in_ms`.

@@ -7,9 +7,17 @@
 //! which case one connection is reused while the server keeps it open.
 //!
 //! The next poll is due `interval` after the previous poll's answer, the way
-//! a loop of "poll, then sleep" behaves. A 410 Gone answer means the server's
-//! bounded log no longer holds message N+1: the client reports how many it
-//! missed and resumes from the oldest message still there.
+//! a loop of "poll, then sleep" behaves, except after an answer the server
+//! capped (it carries a `rel="next"` link, see [`crate::chat::polling`]): then
+//! more messages are waiting and the next poll goes out at once, so a client
+//! joining a long log catches up page by page without waiting in between.
+//!
+//! A 410 Gone answer says where to resume. Either the server's bounded log no
+//! longer holds message N+1: the client reports how many it missed and resumes
+//! from the oldest message still there. Or N is newer than anything the server
+//! holds, because the server restarted and numbers from 1 again: the client
+//! reports the reset and starts over from the oldest message, instead of
+//! skipping the new server's messages up to its old N.
 
 use std::collections::VecDeque;
 use std::io;
@@ -97,6 +105,8 @@ enum Phase {
 #[derive(Deserialize)]
 struct GoneBody {
     oldest_id: u64,
+    /// Absent from servers older than this client.
+    newest_id: Option<u64>,
 }
 
 /// A polling chat client.
@@ -264,7 +274,12 @@ impl Poller {
     fn on_poll_answer(&mut self, response: &Response, now: Now) {
         self.next_poll = now.instant + self.config.interval;
         match response.status {
-            STATUS_OK => self.on_messages(&response.body, now),
+            STATUS_OK => {
+                self.on_messages(&response.body, now);
+                if has_next_link(response) {
+                    self.next_poll = now.instant;
+                }
+            }
             STATUS_GONE => self.on_gone(&response.body, now),
             _ => self.report_error("poll", response),
         }
@@ -305,22 +320,41 @@ impl Poller {
         }
     }
 
-    /// 410: messages `since+1 .. oldest_id-1` are gone; resume before
-    /// `oldest_id` at once.
+    /// 410: resume before `oldest_id` at once. Either messages
+    /// `since+1 .. oldest_id-1` are gone, or `since` is past the server's
+    /// newest id and the client starts over from the server's oldest message.
     fn on_gone(&mut self, body: &[u8], now: Now) {
-        let Ok(GoneBody { oldest_id }) = serde_json::from_slice(body) else {
+        let Ok(GoneBody {
+            oldest_id,
+            newest_id,
+        }) = serde_json::from_slice(body)
+        else {
             warn!("{}: 410 answer without oldest_id", self.config.name);
             return;
         };
         let resume = oldest_id.saturating_sub(1);
-        let missed = resume.saturating_sub(self.since);
-        warn!(
-            "{}: missed {missed} messages (the server's log now starts at id {oldest_id})",
-            self.config.name
-        );
-        self.events
-            .push_back(ClientEvent::Gap { missed, oldest_id });
-        self.since = self.since.max(resume);
+
+        if resume < self.since {
+            let newest_id = newest_id.unwrap_or(resume);
+            warn!(
+                "{}: the server knows ids up to {newest_id}, not {}: it restarted; \
+                 starting over from id {oldest_id}",
+                self.config.name, self.since
+            );
+            self.events.push_back(ClientEvent::Reset {
+                last_seen: self.since,
+                newest_id,
+            });
+        } else {
+            let missed = resume - self.since;
+            warn!(
+                "{}: missed {missed} messages (the server's log now starts at id {oldest_id})",
+                self.config.name
+            );
+            self.events
+                .push_back(ClientEvent::Gap { missed, oldest_id });
+        }
+        self.since = resume;
         self.next_poll = now.instant;
     }
 
@@ -373,6 +407,16 @@ impl Poller {
         self.connected = false;
         self.parser = ResponseParser::new();
     }
+}
+
+/// Whether the answer links to a next page (RFC 8288 §3): the server capped
+/// it, and more messages are waiting.
+fn has_next_link(response: &Response) -> bool {
+    let Some(link) = response.header("Link") else {
+        return false;
+    };
+    let link = String::from_utf8_lossy(link).to_ascii_lowercase();
+    link.contains("rel=\"next\"") || link.contains("rel=next")
 }
 
 /// The path of `/messages` below the URL's path (`http://h/chat` →

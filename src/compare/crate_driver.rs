@@ -274,6 +274,11 @@ fn record(client: &mut ClientLog, name: &str, event: &ClientEvent, live: &LiveCo
             &format!("410 Gone: {missed} messages fell out of the log"),
             live,
         ),
+        ClientEvent::Reset { last_seen, .. } => error(
+            client,
+            &format!("410 Gone: the server does not know id {last_seen} (restarted?)"),
+            live,
+        ),
         // The failed post itself arrives as its own event (an error answer or a lost
         // connection); the line is counted apart, as a cost the run measured.
         ClientEvent::Dropped { .. } => client.lines_unsent += 1,

@@ -127,7 +127,7 @@ test('the page works when reached by another host name (localhost)',
     }
   });
 
-test('the socket reconnects with backoff after the server restarts on the same port',
+test('after a restart on the same port the socket reconnects with backoff and polling starts over',
   { timeout: TEST_TIMEOUT_MS }, async () => {
     let server = await startServer();
     const port = server.port;
@@ -136,6 +136,12 @@ test('the socket reconnects with backoff after the server restarts on the same p
       const page = await browser.newPage();
       await page.goto(server.url);
       await waitForSocket(page, 'open');
+
+      // The polling pane has seen ids 1 and 2; the new server numbers from 1
+      // again, so it must start over there rather than wait for id 3.
+      await say(page, POLL, 'before the restart 1');
+      await say(page, POLL, 'before the restart 2');
+      await waitForText(page, POLL, 'before the restart 2');
 
       // Record every wait the badge announces ("reconnect attempt N in W ms").
       await page.evaluate((selector) => {
@@ -167,6 +173,8 @@ test('the socket reconnects with backoff after the server restarts on the same p
       await say(page, WS, 'after the restart');
       await waitForText(page, WS, 'after the restart');
       await waitForText(page, POLL, 'after the restart');
+      const notes = await page.$$eval(`${POLL} li.note`, (items) => items.map((li) => li.textContent));
+      assert.ok(notes.some((note) => note.startsWith('the server restarted')), `notes: ${notes}`);
       assert.ok(await stat(page, WS, 'requests') >= 3, 'each attempt is one Upgrade request');
     } finally {
       await browser.close();

@@ -162,6 +162,73 @@ mod polling {
     }
 
     #[test]
+    fn a_capped_answer_is_followed_by_the_next_poll_at_once() {
+        let start = Now::system();
+        let mut p = poller(start, false);
+        start_poll(&mut p, start);
+        let body = TWO_MESSAGES;
+        let answer = format!(
+            "HTTP/1.1 200 OK\r\nLink: </messages?since=5>; rel=\"next\"\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        p.on_bytes(answer.as_bytes(), at(start, 3));
+        assert_eq!(commands(&mut p), [Command::CloseTcp, Command::Connect]);
+        p.on_connected(at(start, 4));
+        assert!(written(&mut p).starts_with("GET /messages?since=5 "));
+    }
+
+    fn gone(body: &str) -> Vec<u8> {
+        format!(
+            "HTTP/1.1 410 Gone\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn gone_past_the_newest_id_reports_a_reset_and_starts_over() {
+        let start = Now::system();
+        let mut p = poller(start, false);
+        start_poll(&mut p, start);
+        p.on_bytes(&ok_json(TWO_MESSAGES), start);
+        assert_eq!(p.since(), 5);
+        events(&mut p);
+        commands(&mut p);
+
+        // The server restarted and holds ids 1 and 2 only.
+        start_poll(&mut p, at(start, 100));
+        events(&mut p);
+        let body = r#"{"error":"restarted","oldest_id":1,"newest_id":2}"#;
+        p.on_bytes(&gone(body), at(start, 101));
+        assert_eq!(
+            events(&mut p),
+            [ClientEvent::Reset {
+                last_seen: 5,
+                newest_id: 2
+            }]
+        );
+        assert_eq!(commands(&mut p), [Command::CloseTcp, Command::Connect]);
+        p.on_connected(at(start, 101));
+        assert!(written(&mut p).starts_with("GET /messages?since=0 "));
+        events(&mut p);
+
+        // The new server's ids 1 and 2 are delivered, not skipped as already seen.
+        let fresh = r#"[{"id":1,"name":"A","text":"x","sent_at":9e12},
+                        {"id":2,"name":"A","text":"y","sent_at":9e12}]"#;
+        p.on_bytes(&ok_json(fresh), at(start, 102));
+        let got: Vec<u64> = events(&mut p)
+            .into_iter()
+            .filter_map(|e| match e {
+                ClientEvent::Received { message, .. } => Some(message.id),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(got, [1, 2]);
+        assert_eq!(p.since(), 2);
+    }
+
+    #[test]
     fn refused_connection_is_retried_at_the_next_interval() {
         let start = Now::system();
         let mut p = poller(start, false);
