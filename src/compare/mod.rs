@@ -15,6 +15,7 @@
 //! | [`run`]       | one run: threads, per-second samples, CPU, memory, overflows      |
 //! | [`analysis`]  | delivery check, latency, per-second series, failure verdicts      |
 //! | [`chart`]     | the PNG charts, drawn with an embedded font                       |
+//! | [`axis`]      | the charts' axis ranges and 1-2-5 tick marks                      |
 //! | [`latency`]   | avg and nearest-rank percentiles                                  |
 //! | [`procfs`]    | `/proc` parsers: CPU ticks, VmHWM, ListenOverflows, the machine   |
 //! | [`report`]    | the text tables                                                   |
@@ -24,6 +25,7 @@
 //! into `results.json`.
 
 pub mod analysis;
+pub mod axis;
 pub mod chart;
 pub mod config;
 pub mod crate_driver;
