@@ -173,7 +173,9 @@ test('after a restart on the same port the socket reconnects with backoff and po
       await say(page, WS, 'after the restart');
       await waitForText(page, WS, 'after the restart');
       await waitForText(page, POLL, 'after the restart');
-      const notes = await page.$$eval(`${POLL} li.note`, (items) => items.map((li) => li.textContent));
+      const notes = await page.$$eval(`${POLL} li.note`, (items) =>
+        items.map((li) => li.textContent),
+      );
       assert.ok(notes.some((note) => note.startsWith('the server restarted')), `notes: ${notes}`);
       assert.ok(await stat(page, WS, 'requests') >= 3, 'each attempt is one Upgrade request');
     } finally {
