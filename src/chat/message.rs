@@ -51,6 +51,12 @@ pub fn parse_client_message(bytes: &[u8]) -> Result<ClientMessage, String> {
     Ok(message)
 }
 
+/// The rules a sender's name must meet; a client checks them before it connects, so
+/// that a name the server would refuse is reported at once.
+pub fn check_name(name: &str) -> Result<(), String> {
+    check_field("name", name, MAX_NAME_CHARS)
+}
+
 fn check_field(field: &str, value: &str, max_chars: usize) -> Result<(), String> {
     if value.trim().is_empty() {
         return Err(format!("{field} must not be empty"));
@@ -67,6 +73,16 @@ fn check_field(field: &str, value: &str, max_chars: usize) -> Result<(), String>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn check_name_applies_the_same_rules_as_a_message() {
+        assert_eq!(check_name("Alice"), Ok(()));
+        assert_eq!(check_name(&"é".repeat(MAX_NAME_CHARS)), Ok(()));
+        for refused in ["", "  ", "A\nB"] {
+            assert!(check_name(refused).is_err(), "{refused:?}");
+        }
+        assert!(check_name(&"x".repeat(MAX_NAME_CHARS + 1)).is_err());
+    }
 
     #[test]
     fn a_well_formed_message_parses() {

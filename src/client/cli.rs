@@ -38,8 +38,8 @@ pub struct ChatArgs {
     /// How to reach the server.
     #[arg(long, value_enum, default_value_t = Transport::Ws)]
     pub transport: Transport,
-    /// The name shown with your messages.
-    #[arg(long)]
+    /// The name shown with your messages (1 to 64 characters, no control characters).
+    #[arg(long, value_parser = parse_name)]
     pub name: String,
     /// Server URL [default: http://127.0.0.1:8080 for poll, ws://127.0.0.1:8080/ws for ws].
     #[arg(long)]
@@ -101,6 +101,11 @@ pub fn run_autobahn_client(args: &AutobahnArgs) -> io::Result<()> {
 
 /// Runs the chat client until Ctrl-C, end of stdin, or the end of the
 /// script, then prints what it measured.
+/// `--name`: refused here if the server would refuse it in every message.
+fn parse_name(name: &str) -> Result<String, String> {
+    crate::chat::message::check_name(name).map(|()| name.to_string())
+}
+
 pub fn run_chat(args: &ChatArgs) -> io::Result<()> {
     let url = chat_url(args)?;
     check_reproducible_flags(args)?;
@@ -268,4 +273,29 @@ fn print_summary(total: &ClientCounters, latencies: &[f64]) {
         "bytes: {} written, {} read",
         total.bytes_written, total.bytes_read
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::ChatArgs;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        chat: ChatArgs,
+    }
+
+    #[test]
+    fn a_name_the_server_would_refuse_is_refused_before_connecting() {
+        let parse = |name: &str| Cli::try_parse_from(["chat", "--transport", "ws", "--name", name]);
+        assert_eq!(
+            parse("Alice").map(|cli| cli.chat.name).ok(),
+            Some("Alice".into())
+        );
+        for refused in ["", "A\u{7}", &"x".repeat(65)] {
+            assert!(parse(refused).is_err(), "{refused:?}");
+        }
+    }
 }
