@@ -153,19 +153,6 @@ fn write_pcapng_sll2(session: &[Tcp]) -> Vec<u8> {
     writer.into_inner()
 }
 
-fn check_fixture(name: &str, actual: &str) {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/explain")
-        .join(format!("{name}.txt"));
-    if std::env::var_os("PUSHPULL_BLESS").is_some() {
-        std::fs::write(&path, actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (PUSHPULL_BLESS=1 writes it)", path.display()));
-    assert_eq!(actual, expected, "explanation of {name} changed");
-}
-
 #[test]
 fn pcap_of_a_real_echo_session_is_explained_in_order() {
     let (sent, received) = real_session();
@@ -175,7 +162,7 @@ fn pcap_of_a_real_echo_session_is_explained_in_order() {
 
     let explanation = explain_capture_bytes(&pcap).unwrap();
     assert!(!explanation.broken, "{}", explanation.text);
-    check_fixture("capture_echo", &explanation.text);
+    common::check_fixture("capture_echo", &explanation.text);
 
     // The same bytes through a file path.
     let path = std::env::temp_dir().join(format!("pushpull-explain-{}.pcap", std::process::id()));

@@ -3,8 +3,9 @@
 //! tests/fixtures/explain/. Run with `PUSHPULL_BLESS=1` to rewrite the
 //! fixtures on purpose, then review the diff.
 
-use std::path::PathBuf;
+mod common;
 
+use common::check_fixture;
 use pushpull::explain::{explain_bytes_checked, explain_bytes_with, parse_hex};
 use pushpull::websocket::{DeflateParams, Role};
 
@@ -226,25 +227,6 @@ fn input(name: &str, hex: &str) -> Vec<u8> {
     };
     bytes.extend((0..pad).map(|i| i as u8));
     bytes
-}
-
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/explain")
-        .join(format!("{name}.txt"))
-}
-
-/// Compare `actual` with the fixture, or rewrite it under `PUSHPULL_BLESS=1`.
-pub fn check_fixture(name: &str, actual: &str) {
-    let path = fixture(name);
-    if std::env::var_os("PUSHPULL_BLESS").is_some() {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (PUSHPULL_BLESS=1 writes it)", path.display()));
-    assert_eq!(actual, expected, "explanation of {name} changed");
 }
 
 #[test]

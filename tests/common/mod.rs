@@ -205,3 +205,19 @@ pub fn run_python(script: &str, arg: &str, expect: &str) {
     );
     assert!(stdout.contains(expect), "stdout: {stdout}");
 }
+
+/// Compare `actual` with `tests/fixtures/explain/NAME.txt`, the expected output of
+/// `pushpull explain`, or rewrite the fixture when `PUSHPULL_BLESS=1` is set.
+pub fn check_fixture(name: &str, actual: &str) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/explain")
+        .join(format!("{name}.txt"));
+    if std::env::var_os("PUSHPULL_BLESS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (PUSHPULL_BLESS=1 writes it)", path.display()));
+    assert_eq!(actual, expected, "explanation of {name} changed");
+}
